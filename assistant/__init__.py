@@ -1,0 +1,1 @@
+"""Rosey Assistant: the program (config, orchestrator, CLI) built on ``llm``."""

@@ -1,0 +1,230 @@
+"""OpenAI Chat Completions, streamed as server-sent events.
+
+The same wire protocol serves OpenAI itself, OpenRouter and every local
+OpenAI-compatible server (mlx_lm.server, llama.cpp server, LM Studio, vLLM),
+so those providers are small subclasses of this one.
+
+Tool calls arrive as fragments keyed by ``index``: the first fragment of a
+call carries its id and name, later ones carry pieces of the JSON arguments.
+They are assembled here and emitted whole when the choice finishes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from httpx_sse import EventSource
+
+from ..base import ChatRequest
+from ..errors import LLMContextLengthError, LLMError, LLMResponseError, LLMServerError
+from ..http import HTTPProvider, parse_json, redact
+from ..settings import OpenAISettings
+from ..types import (
+    Capabilities,
+    CompletionResult,
+    Message,
+    MessageRole,
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    ToolDefinition,
+)
+
+
+def message_to_openai(message: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role.value}
+    if message.images and message.role is MessageRole.USER:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+        parts += [{"type": "image_url", "image_url": {"url": image.data_url}} for image in message.images]
+        wire["content"] = parts
+    else:
+        wire["content"] = message.content
+    if message.role is MessageRole.ASSISTANT and message.tool_calls:
+        wire["content"] = message.content or None
+        wire["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+    if message.role is MessageRole.TOOL:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.name and message.role is not MessageRole.TOOL:
+        wire["name"] = message.name
+    return wire
+
+
+def tool_to_openai(tool: ToolDefinition) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+@dataclass
+class _PartialToolCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+    def finish(self, source: str) -> ToolCall:
+        raw = "".join(self.arguments).strip() or "{}"
+        try:
+            arguments = json.loads(raw)
+        except json.JSONDecodeError:
+            raise LLMResponseError(
+                f"{source} sent arguments for tool '{self.name}' that are not valid JSON: {raw[:120]!r}"
+            ) from None
+        if not isinstance(arguments, dict):
+            raise LLMResponseError(f"{source} sent arguments for tool '{self.name}' that are not an object")
+        return ToolCall(id=self.id, name=self.name, arguments=arguments)
+
+
+@dataclass
+class _StreamState:
+    """What has arrived so far in one streamed answer."""
+
+    model: str
+    text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    calls: dict[int, _PartialToolCall] = field(default_factory=dict)
+    finished: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+class OpenAIProvider(HTTPProvider):
+    name: ClassVar[str] = "openai"
+    display_name: ClassVar[str] = "OpenAI"
+    settings_class = OpenAISettings
+    capabilities = Capabilities(streaming=True, tools=True, vision=True, embeddings=True)
+    requires_api_key: ClassVar[bool] = True
+    connect_hint: ClassVar[str] = "check your network connection and llm.openai.base_url"
+    max_tokens_field: ClassVar[str] = "max_completion_tokens"
+
+    def headers(self) -> dict[str, str]:
+        key = self.api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [message_to_openai(m) for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            self.max_tokens_field: request.max_tokens,
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = [tool_to_openai(t) for t in request.tools]
+        return body
+
+    async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        state = _StreamState(model=request.model)
+        body = self.request_body(request)
+        async with self.open("POST", "/chat/completions", json_body=body, model=request.model) as response:
+            async for sse in EventSource(response).aiter_sse():
+                if sse.data.strip() == "[DONE]":
+                    break
+                if not sse.data.strip():
+                    continue
+                chunk = parse_json(sse.data, source=self.display_name)
+                for event in self._events_of_chunk(chunk, state):
+                    yield event
+        for call in self._finish_calls(state):
+            yield ToolCallEvent(call)
+        yield StreamEnd(self._result(state))
+
+    def _events_of_chunk(self, chunk: Any, state: _StreamState) -> list[StreamEvent]:
+        if not isinstance(chunk, dict):
+            raise LLMResponseError(f"{self.display_name} sent a stream chunk that is not an object: {chunk!r:.120}")
+        if "error" in chunk:
+            raise self._stream_error(chunk["error"])
+        state.model = chunk.get("model") or state.model
+        if isinstance(chunk.get("usage"), dict):
+            state.usage = chunk["usage"]
+        events: list[StreamEvent] = []
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            thinking = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(thinking, str) and thinking:
+                state.reasoning.append(thinking)
+                events.append(ReasoningDelta(thinking))
+            text = delta.get("content")
+            if isinstance(text, str) and text:
+                state.text.append(text)
+                events.append(TextDelta(text))
+            for fragment in delta.get("tool_calls") or ():
+                self._add_tool_fragment(fragment, state)
+            if choice.get("finish_reason"):
+                state.finish_reason = choice["finish_reason"]
+                events += [ToolCallEvent(call) for call in self._finish_calls(state)]
+        return events
+
+    def _add_tool_fragment(self, fragment: dict[str, Any], state: _StreamState) -> None:
+        index = fragment.get("index", len(state.calls))
+        partial = state.calls.setdefault(index, _PartialToolCall())
+        partial.id = fragment.get("id") or partial.id
+        function = fragment.get("function") or {}
+        partial.name = function.get("name") or partial.name
+        if function.get("arguments"):
+            partial.arguments.append(function["arguments"])
+
+    def _finish_calls(self, state: _StreamState) -> list[ToolCall]:
+        calls = []
+        for index in sorted(state.calls):
+            partial = state.calls[index]
+            call = partial.finish(self.display_name)
+            calls.append(ToolCall(id=call.id or f"call_{index}", name=call.name, arguments=call.arguments))
+        state.calls.clear()
+        state.finished += calls
+        return calls
+
+    def _result(self, state: _StreamState) -> CompletionResult:
+        prompt = int(state.usage.get("prompt_tokens") or 0)
+        completion = int(state.usage.get("completion_tokens") or 0)
+        finish = state.finish_reason or "stop"
+        return CompletionResult(
+            content="".join(state.text),
+            model=state.model,
+            tokens_used=int(state.usage.get("total_tokens") or prompt + completion),
+            finish_reason="tool_calls" if state.finished and finish == "stop" else finish,
+            tool_calls=state.finished or None,
+            metadata={"usage": state.usage} if state.usage else {},
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            reasoning="".join(state.reasoning),
+        )
+
+    def _stream_error(self, error: Any) -> LLMError:
+        detail = error.get("message", error) if isinstance(error, dict) else error
+        detail = redact(str(detail), self.api_key())
+        code = str(error.get("code", "")) if isinstance(error, dict) else ""
+        if code == "context_length_exceeded":
+            return LLMContextLengthError(f"{self.display_name}: {detail}", provider=self.name)
+        return LLMServerError(f"{self.display_name} reported an error mid-answer: {detail}", provider=self.name)
+
+    async def list_models(self) -> list[str]:
+        body = await self.request_json("GET", "/models")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise LLMResponseError(f"{self.display_name} answered /models without a 'data' list")
+        return sorted(str(item.get("id")) for item in data if isinstance(item, dict) and item.get("id"))
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        model = getattr(self.settings, "embed_model", None) or self.model
+        body = await self.request_json("POST", "/embeddings", json_body={"model": model, "input": list(texts)})
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or len(data) != len(texts):
+            raise LLMResponseError(f"{self.display_name} answered /embeddings without one vector per text")
+        ordered = sorted(data, key=lambda item: item.get("index", 0))
+        return [list(map(float, item["embedding"])) for item in ordered]
