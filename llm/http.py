@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 import httpx
+from httpx_sse import SSEError
 
 from .base import LLMProvider
 from .errors import (
@@ -36,6 +37,11 @@ _CONTEXT_OVERFLOW = re.compile(
     re.IGNORECASE,
 )
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-*.]{6,}")
+
+
+def is_context_overflow(detail: str) -> bool:
+    """Whether a backend's error text says the conversation does not fit the model."""
+    return bool(_CONTEXT_OVERFLOW.search(detail))
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -152,6 +158,12 @@ class HTTPProvider(LLMProvider):
                 await response.aread()
                 raise self.status_error(response, model or self.model, secret)
             yield response
+        except SSEError:
+            raise LLMResponseError(
+                f"{self.display_name} at {self.base_url} did not answer with an event stream: "
+                "is base_url pointing at the right server?",
+                provider=self.name,
+            ) from None
         except httpx.TimeoutException:
             raise LLMTimeoutError(
                 f"{self.display_name} stopped sending for {self.settings.timeout:g} s in the middle of an answer",
@@ -166,8 +178,10 @@ class HTTPProvider(LLMProvider):
         finally:
             await response.aclose()
 
-    async def request_json(self, method: str, path: str, *, json_body: Any = None) -> Any:
-        async with self.open(method, path, json_body=json_body) as response:
+    async def request_json(
+        self, method: str, path: str, *, json_body: Any = None, model: str | None = None
+    ) -> Any:
+        async with self.open(method, path, json_body=json_body, model=model) as response:
             body = await response.aread()
         return parse_json(body, source=self.display_name)
 
@@ -205,7 +219,7 @@ class HTTPProvider(LLMProvider):
             )
         if status >= 500:
             return LLMServerError(f"{where}: server error ({detail})", status_code=status, provider=self.name)
-        if _CONTEXT_OVERFLOW.search(detail):
+        if is_context_overflow(detail):
             return LLMContextLengthError(
                 f"{where}: the conversation is too long for the model ({detail}); reset it or shorten it",
                 provider=self.name,

@@ -8,7 +8,7 @@ never imports httpx or llama.cpp. Unknown keys are errors: a misspelt
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -39,6 +39,7 @@ class LocalSettings(BackendSettings):
     n_threads: int | None = Field(default=None, gt=0)
     max_tokens: int = Field(default=256, gt=0)
     temperature: float | None = Field(default=0.2, ge=0, le=2)
+    max_retries: int = Field(default=0, ge=0, description="a local model does not recover by being asked again")
     user_name: str = "User"
     assistant_name: str = "Rosey"
 
@@ -49,7 +50,23 @@ class OllamaSettings(BackendSettings):
     embed_model: str | None = None
     keep_alive: str | int | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    think: bool | None = None
+    think: bool | Literal["low", "medium", "high"] | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_openai_compat_path(cls, url: str) -> str:
+        """Ollama's OpenAI-compatible URL ends in /v1; the native API this backend speaks does not."""
+        url = url.rstrip("/")
+        return url[: -len("/v1")] if url.endswith("/v1") else url
+
+    @field_validator("options")
+    @classmethod
+    def _no_duplicated_keys(cls, options: dict[str, Any]) -> dict[str, Any]:
+        moved = {"temperature": "llm.ollama.temperature", "num_predict": "llm.ollama.max_tokens"}
+        for key, home in moved.items():
+            if key in options:
+                raise ValueError(f"set {key} as {home}, not inside options")
+        return options
 
 
 class OpenAISettings(BackendSettings):

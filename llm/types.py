@@ -25,7 +25,6 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
-    (b"RIFF", "image/webp"),
 )
 
 
@@ -41,6 +40,8 @@ class Image:
         for signature, media_type in _IMAGE_SIGNATURES:
             if data.startswith(signature):
                 return cls(data=data, media_type=media_type)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return cls(data=data, media_type="image/webp")
         raise ValueError("not a PNG, JPEG, GIF or WebP image")
 
     @classmethod

@@ -1,0 +1,112 @@
+"""The `assistant` command as a user runs it: a real process, real config files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    environment.pop("ASSISTANT_CONFIG", None) if env is None or "ASSISTANT_CONFIG" not in env else None
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True, text=True, input=stdin, env=environment, timeout=300,
+    )
+
+
+@pytest.fixture
+def user_env(tmp_path: Path) -> dict[str, str]:
+    """A user with no config of their own, whose data goes to a temp dir."""
+    return {"XDG_CONFIG_HOME": str(tmp_path / "config"), "ASSISTANT_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_help_answers_at_once_without_loading_models() -> None:
+    started = time.perf_counter()
+    result = run("--help")
+    assert result.returncode == 0
+    assert "chat" in result.stdout and "doctor" in result.stdout
+    assert "llama_cpp" not in sys.modules or True  # the subprocess is what matters below
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, assistant.cli; print('llama_cpp' in sys.modules, 'httpx' in sys.modules)"],
+        capture_output=True, text=True,
+    )
+    assert probe.stdout.split() == ["False", "False"]
+    assert time.perf_counter() - started < 60  # sanity bound for a hung process, not a benchmark
+
+
+def test_chat_answers_12_times_7_with_the_embedded_model(user_env: dict[str, str]) -> None:
+    result = run("chat", "What is 12 times 7?", env=user_env)
+    assert result.returncode == 0, result.stderr
+    assert "84" in result.stdout
+
+
+def test_chat_reads_the_question_from_stdin(user_env: dict[str, str]) -> None:
+    result = run("chat", "-", env=user_env, stdin="What is 12 times 7?\n")
+    assert result.returncode == 0, result.stderr
+    assert "84" in result.stdout
+
+
+def test_a_dead_backend_is_one_clear_line_and_a_failing_exit(tmp_path: Path, user_env: dict[str, str]) -> None:
+    port = free_port()
+    config = tmp_path / "dead.yaml"
+    config.write_text(
+        f"llm:\n  backend: ollama\n  ollama:\n    base_url: http://127.0.0.1:{port}\n    max_retries: 0\n"
+    )
+    result = run("--config", str(config), "chat", "hello", env=user_env)
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert error_lines == [
+        f"error: cannot reach Ollama at http://127.0.0.1:{port}: is `ollama serve` running? (ConnectError)"
+    ]
+
+
+def test_a_broken_config_names_the_key_and_the_file(tmp_path: Path, user_env: dict[str, str]) -> None:
+    config = tmp_path / "broken.yaml"
+    config.write_text("llm:\n  local:\n    n_ctx: lots\n")
+    result = run("--config", str(config), "chat", "hello", env=user_env)
+    assert result.returncode == 2
+    assert str(config) in result.stderr and "llm.local.n_ctx" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_api_key_names_the_variable(user_env: dict[str, str]) -> None:
+    env = {**user_env, "OPENAI_API_KEY": ""}
+    result = run("--backend", "openai", "chat", "hello", env=env)
+    assert result.returncode == 1
+    assert "OPENAI_API_KEY is not set" in result.stderr
+
+
+def test_models_lists_the_backend_models(user_env: dict[str, str]) -> None:
+    result = run("models", env=user_env)
+    assert result.returncode == 0
+    assert result.stdout.split() == ["gemma-3-270m"]
+
+
+def test_doctor_reports_the_embedded_backend_working(user_env: dict[str, str]) -> None:
+    result = run("doctor", env=user_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok  backend local" in result.stdout
+    assert "ok  embedded model" in result.stdout
+
+
+def test_doctor_says_how_to_fix_an_unreachable_backend(tmp_path: Path, user_env: dict[str, str]) -> None:
+    config = tmp_path / "dead.yaml"
+    config.write_text(f"llm:\n  backend: ollama\n  ollama:\n    base_url: http://127.0.0.1:{free_port()}\n    max_retries: 0\n")
+    result = run("--config", str(config), "doctor", env=user_env)
+    assert result.returncode == 1
+    assert "!!  backend ollama: cannot reach Ollama" in result.stdout
+    assert "fix: start it with `ollama serve`" in result.stdout
+
+
+def test_typed_conversation_answers_and_ends_on_end_of_input(user_env: dict[str, str]) -> None:
+    result = run(env=user_env, stdin="What is 12 times 7?\n")
+    assert result.returncode == 0, result.stderr
+    assert "84" in result.stdout
