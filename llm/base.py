@@ -13,6 +13,7 @@ to them.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -95,9 +96,10 @@ class LLMProvider:
         model: str | None = None,
     ) -> CompletionResult:
         """The whole answer at once."""
-        async for event in self.stream(messages, tools, temperature, max_tokens, model):
-            if isinstance(event, StreamEnd):
-                return event.result
+        async with aclosing(self.stream(messages, tools, temperature, max_tokens, model)) as events:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    return event.result
         raise LLMResponseError(f"{self.display_name} ended its answer without a result", provider=self.name)
 
     async def stream_complete(

@@ -68,13 +68,13 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-def parse_json(text: str | bytes, *, source: str) -> Any:
+def parse_json(text: str | bytes, *, source: str, provider: str | None = None) -> Any:
     """JSON from the backend, or an LLMResponseError saying who sent what."""
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         shown = text[:120] if isinstance(text, str) else text[:120].decode("utf-8", "replace")
-        raise LLMResponseError(f"{source} sent data that is not valid JSON: {shown!r}") from None
+        raise LLMResponseError(f"{source} sent data that is not valid JSON: {shown!r}", provider=provider) from None
 
 
 class HTTPProvider(LLMProvider):
@@ -183,7 +183,7 @@ class HTTPProvider(LLMProvider):
     ) -> Any:
         async with self.open(method, path, json_body=json_body, model=model) as response:
             body = await response.aread()
-        return parse_json(body, source=self.display_name)
+        return parse_json(body, source=self.display_name, provider=self.name)
 
     def vendor_message(self, response: httpx.Response) -> str:
         """The backend's own words about a failed request, from its error body."""
@@ -211,6 +211,10 @@ class HTTPProvider(LLMProvider):
             return LLMAuthError(f"{where}: the API key was rejected ({detail}); check {env}", provider=self.name)
         if status == 404:
             return LLMInvalidRequestError(self.not_found_message(model, detail), provider=self.name)
+        if status == 429 and "quota" in detail.lower():
+            return LLMAuthError(
+                f"{where}: the account is out of quota ({detail}); check your plan and billing", provider=self.name
+            )
         if status == 429:
             retry_after = parse_retry_after(response.headers)
             wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""

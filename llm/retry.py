@@ -47,14 +47,19 @@ async def stream_with_retries(
         retry=retry_if_exception(_is_worth_retrying),
         reraise=True,
     )
+    empty = object()
     async for attempt in retrying:
         with attempt:
             events = open_stream()
             try:
-                first = await anext(events)
+                # A default, not StopAsyncIteration: raised inside the attempt, tenacity would
+                # re-raise it from its own __anext__, which silently ends this loop.
+                first = await anext(events, empty)
             except BaseException:
                 await events.aclose()
                 raise
+    if first is empty:
+        return
     try:
         yield first
         async for event in events:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -99,6 +100,18 @@ class _StreamState:
     finished: list[ToolCall] = field(default_factory=list)
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    prompt_chars: int = 0
+
+
+def _estimated_usage(state: _StreamState) -> dict[str, Any]:
+    """Usage for servers that send none (llama.cpp's Python server ignores ``include_usage``).
+
+    About four characters a token for the prompt; one token a streamed piece for
+    the answer, which is how these servers stream. Marked as estimated in the metadata.
+    """
+    prompt = state.prompt_chars // 4
+    completion = len(state.text) + len(state.reasoning)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 class OpenAIProvider(HTTPProvider):
@@ -129,26 +142,66 @@ class OpenAIProvider(HTTPProvider):
         return body
 
     async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        state = _StreamState(model=request.model)
+        state = _StreamState(model=request.model, prompt_chars=sum(len(m.content) for m in request.messages))
         body = self.request_body(request)
         async with self.open("POST", "/chat/completions", json_body=body, model=request.model) as response:
-            async for sse in EventSource(response).aiter_sse():
-                if sse.data.strip() == "[DONE]":
-                    break
-                if not sse.data.strip():
-                    continue
-                chunk = parse_json(sse.data, source=self.display_name)
-                for event in self._events_of_chunk(chunk, state):
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                # httpx-sse would raise SSEError, an httpx.TransportError, which reads as a lost
+                # connection and is retried: say what really came back instead.
+                for event in self._events_of_whole_body(await response.aread(), content_type, state):
                     yield event
+            else:
+                async with aclosing(EventSource(response).aiter_sse()) as events:
+                    async for sse in events:
+                        if sse.data.strip() == "[DONE]":
+                            break
+                        if not sse.data.strip():
+                            continue
+                        chunk = parse_json(sse.data, source=self.display_name)
+                        for event in self._events_of_chunk(chunk, state):
+                            yield event
         for call in self._finish_calls(state):
             yield ToolCallEvent(call)
         yield StreamEnd(self._result(state))
 
+    def _events_of_whole_body(self, body: bytes, content_type: str, state: _StreamState) -> list[StreamEvent]:
+        """A 200 that is not an event stream: a server that ignored ``stream``, or not an API at all."""
+        if "json" in content_type:
+            whole = parse_json(body, source=self.display_name)
+            if isinstance(whole, dict) and isinstance(whole.get("choices"), list):
+                # A non-streamed completion: read each choice's message as one delta.
+                whole = {
+                    **whole,
+                    "choices": [
+                        {**choice, "delta": choice.get("message") or {}} if isinstance(choice, dict) else choice
+                        for choice in whole["choices"]
+                    ],
+                }
+                return self._events_of_chunk(whole, state)
+            if isinstance(whole, dict) and whole.get("error"):
+                raise self._stream_error(whole["error"])
+        shown = content_type.partition(";")[0].strip() or "no content type"
+        raise LLMResponseError(
+            f"{self.display_name} at {self.base_url} answered with {shown}, not an event stream: "
+            f"check llm.{self.name}.base_url",
+            provider=self.name,
+        )
+
     def _events_of_chunk(self, chunk: Any, state: _StreamState) -> list[StreamEvent]:
         if not isinstance(chunk, dict):
             raise LLMResponseError(f"{self.display_name} sent a stream chunk that is not an object: {chunk!r:.120}")
-        if "error" in chunk:
+        if chunk.get("error"):
             raise self._stream_error(chunk["error"])
+        try:
+            return self._events_of_choices(chunk, state)
+        except (AttributeError, TypeError, ValueError):
+            raise LLMResponseError(
+                f"{self.display_name} sent a stream chunk of an unexpected shape: {json.dumps(chunk)[:160]}",
+                provider=self.name,
+            ) from None
+
+    def _events_of_choices(self, chunk: dict[str, Any], state: _StreamState) -> list[StreamEvent]:
         state.model = chunk.get("model") or state.model
         if isinstance(chunk.get("usage"), dict):
             state.usage = chunk["usage"]
@@ -171,13 +224,20 @@ class OpenAIProvider(HTTPProvider):
         return events
 
     def _add_tool_fragment(self, fragment: dict[str, Any], state: _StreamState) -> None:
-        index = fragment.get("index", len(state.calls))
+        index = fragment.get("index")
+        if index is None:
+            # Some servers omit the index: a fragment with an id starts a call, one without continues the last.
+            last = max(state.calls, default=None)
+            index = last if last is not None and not fragment.get("id") else (-1 if last is None else last) + 1
         partial = state.calls.setdefault(index, _PartialToolCall())
         partial.id = fragment.get("id") or partial.id
         function = fragment.get("function") or {}
         partial.name = function.get("name") or partial.name
-        if function.get("arguments"):
-            partial.arguments.append(function["arguments"])
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # some servers send the arguments already parsed
+            arguments = json.dumps(arguments)
+        if arguments:
+            partial.arguments.append(str(arguments))
 
     def _finish_calls(self, state: _StreamState) -> list[ToolCall]:
         calls = []
@@ -190,16 +250,17 @@ class OpenAIProvider(HTTPProvider):
         return calls
 
     def _result(self, state: _StreamState) -> CompletionResult:
-        prompt = int(state.usage.get("prompt_tokens") or 0)
-        completion = int(state.usage.get("completion_tokens") or 0)
+        usage = state.usage or _estimated_usage(state)
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
         finish = state.finish_reason or "stop"
         return CompletionResult(
             content="".join(state.text),
             model=state.model,
-            tokens_used=int(state.usage.get("total_tokens") or prompt + completion),
+            tokens_used=int(usage.get("total_tokens") or prompt + completion),
             finish_reason="tool_calls" if state.finished and finish == "stop" else finish,
             tool_calls=state.finished or None,
-            metadata={"usage": state.usage} if state.usage else {},
+            metadata={"usage": usage, "usage_estimated": not state.usage},
             prompt_tokens=prompt,
             completion_tokens=completion,
             reasoning="".join(state.reasoning),
@@ -226,5 +287,10 @@ class OpenAIProvider(HTTPProvider):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or len(data) != len(texts):
             raise LLMResponseError(f"{self.display_name} answered /embeddings without one vector per text")
-        ordered = sorted(data, key=lambda item: item.get("index", 0))
-        return [list(map(float, item["embedding"])) for item in ordered]
+        try:
+            ordered = sorted(data, key=lambda item: item.get("index", 0))
+            return [list(map(float, item["embedding"])) for item in ordered]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise LLMResponseError(
+                f"{self.display_name} answered /embeddings with entries that are not vectors", provider=self.name
+            ) from None
