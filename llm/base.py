@@ -66,26 +66,27 @@ class LLMProvider:
     def model(self) -> str:
         return self.settings.model
 
-    async def stream(
+    def stream(
         self,
         messages: Sequence[Message],
         tools: Sequence[ToolDefinition] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
         model: str | None = None,
-    ) -> AsyncIterator[StreamEvent]:
-        """Stream the answer as events, ending with exactly one ``StreamEnd``."""
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Stream the answer as events, ending with exactly one ``StreamEnd``.
+
+        Returns the retrying generator itself rather than re-yielding from it:
+        every generator layer costs time on each token.
+        """
         request = self._request(messages, tools, temperature, max_tokens, model)
-        if type(self)._stream_once is not LLMProvider._stream_once:
-            events = stream_with_retries(
-                lambda: self._stream_once(request),
-                max_retries=self.settings.max_retries,
-                first_delay=self.settings.retry_backoff,
-            )
-        else:
-            events = self._stream_from_legacy_methods(request)
-        async for event in events:
-            yield event
+        if type(self)._stream_once is LLMProvider._stream_once:
+            return self._stream_from_legacy_methods(request)
+        return stream_with_retries(
+            lambda: self._stream_once(request),
+            max_retries=self.settings.max_retries,
+            first_delay=self.settings.retry_backoff,
+        )
 
     async def complete(
         self,
@@ -167,7 +168,7 @@ class LLMProvider:
             model=model or self.settings.model,
         )
 
-    async def _stream_from_legacy_methods(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _stream_from_legacy_methods(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """``stream`` for providers that only override ``complete``/``stream_complete``."""
         cls = type(self)
         args = (request.messages, request.tools or None, request.temperature, request.max_tokens, request.model)

@@ -154,11 +154,12 @@ class OpenAIProvider(HTTPProvider):
             else:
                 async with aclosing(EventSource(response).aiter_sse()) as events:
                     async for sse in events:
-                        if sse.data.strip() == "[DONE]":
+                        data = sse.data.strip()
+                        if data == "[DONE]":
                             break
-                        if not sse.data.strip():
+                        if not data:
                             continue
-                        chunk = parse_json(sse.data, source=self.display_name)
+                        chunk = parse_json(data, source=self.display_name, provider=self.name)
                         for event in self._events_of_chunk(chunk, state):
                             yield event
         for call in self._finish_calls(state):
@@ -202,24 +203,29 @@ class OpenAIProvider(HTTPProvider):
             ) from None
 
     def _events_of_choices(self, chunk: dict[str, Any], state: _StreamState) -> list[StreamEvent]:
-        state.model = chunk.get("model") or state.model
-        if isinstance(chunk.get("usage"), dict):
-            state.usage = chunk["usage"]
+        """The events of one chunk; written for the common one-content-piece chunk, as it runs per token."""
+        if model := chunk.get("model"):
+            state.model = model
+        if usage := chunk.get("usage"):
+            state.usage = usage if isinstance(usage, dict) else state.usage
         events: list[StreamEvent] = []
         for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            thinking = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(thinking, str) and thinking:
-                state.reasoning.append(thinking)
-                events.append(ReasoningDelta(thinking))
-            text = delta.get("content")
-            if isinstance(text, str) and text:
-                state.text.append(text)
-                events.append(TextDelta(text))
-            for fragment in delta.get("tool_calls") or ():
-                self._add_tool_fragment(fragment, state)
-            if choice.get("finish_reason"):
-                state.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta")
+            if delta:
+                if "reasoning_content" in delta or "reasoning" in delta:
+                    thinking = delta.get("reasoning_content") or delta.get("reasoning")
+                    if isinstance(thinking, str) and thinking:
+                        state.reasoning.append(thinking)
+                        events.append(ReasoningDelta(thinking))
+                text = delta.get("content")
+                if text and isinstance(text, str):
+                    state.text.append(text)
+                    events.append(TextDelta(text))
+                if fragments := delta.get("tool_calls"):
+                    for fragment in fragments:
+                        self._add_tool_fragment(fragment, state)
+            if finish_reason := choice.get("finish_reason"):
+                state.finish_reason = finish_reason
                 events += [ToolCallEvent(call) for call in self._finish_calls(state)]
         return events
 
