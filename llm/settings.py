@@ -40,6 +40,9 @@ class LocalSettings(BackendSettings):
     max_tokens: int = Field(default=256, gt=0)
     temperature: float | None = Field(default=0.2, ge=0, le=2)
     max_retries: int = Field(default=0, ge=0, description="a local model does not recover by being asked again")
+    history_turns: int | None = Field(
+        default=0, ge=0, description="earlier exchanges shown to the model; empty = all that fit"
+    )
     user_name: str = "User"
     assistant_name: str = "Rosey"
 

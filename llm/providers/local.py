@@ -14,6 +14,8 @@ the worker checks after every token, which stops generation.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import logging
 import os
 import threading
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -30,6 +32,9 @@ from ..types import Capabilities, CompletionResult, Message, MessageRole, Stream
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
+
+_log = logging.getLogger(__name__)
+_llama_log_callback: Any = None
 
 _PROMPT_HEADROOM = 8
 """Tokens kept free at the end of the context window so an answer can start at all."""
@@ -52,17 +57,49 @@ def bundled_model_path(cache_dir: Path | None = None) -> Path:
     return Path(bundled.assemble(target, overwrite=True))
 
 
-def transcript_prompt(messages: Sequence[Message], user_name: str, assistant_name: str) -> str:
-    """The conversation as a transcript a base model will continue with the assistant's reply."""
+def _route_llama_logs_to_logging() -> None:
+    """llama.cpp prints notes to stderr even when asked not to; send only its errors to ``logging``.
+
+    Stray lines on stderr would land in the middle of a streamed answer.
+    """
+    global _llama_log_callback
+    if _llama_log_callback is not None:
+        return
+    import llama_cpp
+
+    ggml_log_level_error = 4  # enum ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR, CONT
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if level == ggml_log_level_error:
+            _log.error("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    _llama_log_callback = callback  # kept referenced: llama.cpp holds a raw pointer to it
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def transcript_prompt(
+    messages: Sequence[Message], user_name: str, assistant_name: str, history_turns: int | None = None
+) -> str:
+    """The conversation as a transcript a base model will continue with the assistant's reply.
+
+    ``history_turns`` limits how many earlier exchanges are shown: a very small
+    base model tends to repeat an earlier answer instead of answering the new question.
+    """
     lines: list[str] = []
+    turns: list[list[str]] = []
     for message in messages:
         text = message.content.strip()
         if message.role is MessageRole.SYSTEM:
             lines.append(text + "\n")
         elif message.role is MessageRole.USER:
-            lines.append(f"{user_name}: {text}")
-        elif message.role is MessageRole.ASSISTANT and text:
-            lines.append(f"{assistant_name}: {text}")
+            turns.append([f"{user_name}: {text}"])
+        elif message.role is MessageRole.ASSISTANT and text and turns:
+            turns[-1].append(f"{assistant_name}: {text}")
+    if history_turns is not None:
+        turns = turns[-(history_turns + 1):]
+    for turn in turns:
+        lines.extend(turn)
     lines.append(f"{assistant_name}:")
     return "\n".join(lines)
 
@@ -111,6 +148,7 @@ class LocalProvider(LLMProvider):
                 raise LLMError(
                     "llama-cpp-python is not installed: run `make run` again, or pip install llama-cpp-python"
                 ) from None
+            _route_llama_logs_to_logging()
             path = self.model_path()
             try:
                 model = Llama(
@@ -132,7 +170,9 @@ class LocalProvider(LLMProvider):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
-        prompt = transcript_prompt(request.messages, self.settings.user_name, self.settings.assistant_name)
+        prompt = transcript_prompt(
+            request.messages, self.settings.user_name, self.settings.assistant_name, self.settings.history_turns
+        )
 
         def put(kind: str, payload: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (kind, payload))

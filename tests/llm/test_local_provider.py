@@ -69,6 +69,23 @@ def test_the_prompt_is_a_plain_transcript_ending_with_the_assistant() -> None:
     assert "<start_of_turn>" not in prompt
 
 
+def test_the_tiny_model_sees_only_the_question_unless_asked_for_history() -> None:
+    conversation = [SYSTEM, Message(MessageRole.USER, "What is 12 times 7?"), Message(MessageRole.ASSISTANT, "84"),
+                    Message(MessageRole.USER, "And the capital of Italy?")]
+
+    assert "84" not in transcript_prompt(conversation, "User", "Rosey", history_turns=0)
+    assert transcript_prompt(conversation, "User", "Rosey", history_turns=1).endswith(
+        "User: What is 12 times 7?\nRosey: 84\nUser: And the capital of Italy?\nRosey:")
+
+
+async def test_a_follow_up_question_gets_its_own_answer(provider: LocalProvider) -> None:
+    conversation = [SYSTEM, Message(MessageRole.USER, "What is 12 times 7?"),
+                    Message(MessageRole.ASSISTANT, "12 times 7 = 12 * 7 = 84"),
+                    Message(MessageRole.USER, "What is the capital of Italy?")]
+    result = await provider.complete(conversation)
+    assert "84" not in result.content
+
+
 async def test_closing_the_stream_stops_generation(provider: LocalProvider) -> None:
     stream = provider.stream(ask("Tell me a very long story about a dragon."), max_tokens=200)
     received = []
