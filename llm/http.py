@@ -77,6 +77,21 @@ def parse_json(text: str | bytes, *, source: str, provider: str | None = None) -
         raise LLMResponseError(f"{source} sent data that is not valid JSON: {shown!r}", provider=provider) from None
 
 
+def parse_tool_arguments(raw: str | dict[str, Any], *, tool: str, source: str) -> dict[str, Any]:
+    """A tool call's arguments as an object, from the JSON text a model wrote (or an object already)."""
+    if isinstance(raw, str):
+        text = raw.strip() or "{}"
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError:
+            raise LLMResponseError(
+                f"{source} sent arguments for tool '{tool}' that are not valid JSON: {text[:120]!r}"
+            ) from None
+    if not isinstance(raw, dict):
+        raise LLMResponseError(f"{source} sent arguments for tool '{tool}' that are not an object")
+    return raw
+
+
 class HTTPProvider(LLMProvider):
     """A provider that talks to its backend over HTTP."""
 

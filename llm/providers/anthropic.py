@@ -23,7 +23,6 @@ The protocol differs from OpenAI's in ways that shape this module:
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -41,7 +40,7 @@ from ..errors import (
     LLMResponseError,
     LLMServerError,
 )
-from ..http import HTTPProvider, is_context_overflow, parse_json, redact
+from ..http import HTTPProvider, is_context_overflow, parse_json, parse_tool_arguments, redact
 from ..settings import AnthropicSettings
 from ..types import (
     Capabilities,
@@ -117,15 +116,7 @@ class _PartialToolUse:
         """The call with its whole input; no fragments means the input came whole at the start (or is {})."""
         if not self.fragments:
             return ToolCall(id=self.id, name=self.name, arguments=self.start_input)
-        raw = "".join(self.fragments).strip() or "{}"
-        try:
-            arguments = json.loads(raw)
-        except json.JSONDecodeError:
-            raise LLMResponseError(
-                f"{source} sent input for tool '{self.name}' that is not valid JSON: {raw[:120]!r}"
-            ) from None
-        if not isinstance(arguments, dict):
-            raise LLMResponseError(f"{source} sent input for tool '{self.name}' that is not an object")
+        arguments = parse_tool_arguments("".join(self.fragments), tool=self.name, source=source)
         return ToolCall(id=self.id, name=self.name, arguments=arguments)
 
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from ..base import ChatRequest
 from ..errors import LLMConnectionError, LLMResponseError, LLMServerError
-from ..http import HTTPProvider, parse_json
+from ..http import HTTPProvider, parse_json, parse_tool_arguments
 from ..settings import OllamaSettings
 from ..types import (
     Capabilities,
@@ -164,11 +164,8 @@ class OllamaProvider(HTTPProvider):
         if not isinstance(function, dict) or not function.get("name"):
             raise LLMResponseError(f"{self.display_name} sent a tool call without a name: {raw!r:.120}")
         name = str(function["name"])
-        arguments = function.get("arguments") or {}
-        if isinstance(arguments, str):  # some model templates leave the arguments as JSON text
-            arguments = parse_json(arguments, source=f"{self.display_name} (arguments of tool '{name}')")
-        if not isinstance(arguments, dict):
-            raise LLMResponseError(f"{self.display_name} sent arguments for tool '{name}' that are not an object")
+        # Some model templates leave the arguments as JSON text rather than an object.
+        arguments = parse_tool_arguments(function.get("arguments") or {}, tool=name, source=self.display_name)
         return ToolCall(id=str(raw.get("id") or f"call_{uuid.uuid4().hex}"), name=name, arguments=arguments)
 
     def _result(self, state: _StreamState, final: dict[str, Any]) -> CompletionResult:

@@ -21,7 +21,7 @@ from httpx_sse import EventSource
 
 from ..base import ChatRequest
 from ..errors import LLMContextLengthError, LLMError, LLMResponseError, LLMServerError
-from ..http import HTTPProvider, parse_json, redact
+from ..http import HTTPProvider, parse_json, parse_tool_arguments, redact
 from ..settings import OpenAISettings
 from ..types import (
     Capabilities,
@@ -77,15 +77,7 @@ class _PartialToolCall:
     arguments: list[str] = field(default_factory=list)
 
     def finish(self, source: str) -> ToolCall:
-        raw = "".join(self.arguments).strip() or "{}"
-        try:
-            arguments = json.loads(raw)
-        except json.JSONDecodeError:
-            raise LLMResponseError(
-                f"{source} sent arguments for tool '{self.name}' that are not valid JSON: {raw[:120]!r}"
-            ) from None
-        if not isinstance(arguments, dict):
-            raise LLMResponseError(f"{source} sent arguments for tool '{self.name}' that are not an object")
+        arguments = parse_tool_arguments("".join(self.arguments), tool=self.name, source=source)
         return ToolCall(id=self.id, name=self.name, arguments=arguments)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,10 @@ from tests.conftest import free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **(env or {})}
-    environment.pop("ASSISTANT_CONFIG", None) if env is None or "ASSISTANT_CONFIG" not in env else None
+    inherited = {k: v for k, v in os.environ.items() if k not in ("ASSISTANT_CONFIG", "ASSISTANT_BACKEND")}
     return subprocess.run(
         [sys.executable, "-m", "assistant", *args],
-        capture_output=True, text=True, input=stdin, env=environment, timeout=300,
+        capture_output=True, text=True, input=stdin, env={**inherited, **(env or {})}, timeout=300,
     )
 
 
@@ -28,18 +26,15 @@ def user_env(tmp_path: Path) -> dict[str, str]:
     return {"XDG_CONFIG_HOME": str(tmp_path / "config"), "ASSISTANT_DATA_DIR": str(tmp_path / "data")}
 
 
-def test_help_answers_at_once_without_loading_models() -> None:
-    started = time.perf_counter()
+def test_help_answers_without_loading_models_or_http() -> None:
     result = run("--help")
     assert result.returncode == 0
     assert "chat" in result.stdout and "doctor" in result.stdout
-    assert "llama_cpp" not in sys.modules or True  # the subprocess is what matters below
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, assistant.cli; print('llama_cpp' in sys.modules, 'httpx' in sys.modules)"],
         capture_output=True, text=True,
     )
     assert probe.stdout.split() == ["False", "False"]
-    assert time.perf_counter() - started < 60  # sanity bound for a hung process, not a benchmark
 
 
 def test_chat_answers_12_times_7_with_the_embedded_model(user_env: dict[str, str]) -> None:
