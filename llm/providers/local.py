@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import importlib.util
 import logging
 import os
 import threading
@@ -115,7 +116,6 @@ class LocalProvider(LLMProvider):
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._llama: Llama | None = None
         self._embedder: Llama | None = None
-        self._load_lock = threading.Lock()
 
     @property
     def stop_strings(self) -> list[str]:
@@ -138,33 +138,33 @@ class LocalProvider(LLMProvider):
         await asyncio.get_running_loop().run_in_executor(self._worker, self._loaded_model)
 
     def _loaded_model(self, embedding: bool = False) -> Llama:
-        with self._load_lock:
-            current = self._embedder if embedding else self._llama
-            if current is not None:
-                return current
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise LLMError(
-                    "llama-cpp-python is not installed: run `make run` again, or pip install llama-cpp-python"
-                ) from None
-            _route_llama_logs_to_logging()
-            path = self.model_path()
-            try:
-                model = Llama(
-                    model_path=str(path),
-                    n_ctx=self.settings.n_ctx,
-                    n_threads=self.settings.n_threads or os.cpu_count() or 1,
-                    embedding=embedding,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise LLMInvalidRequestError(f"llama.cpp cannot load {path}: {exc}") from None
-            if embedding:
-                self._embedder = model
-            else:
-                self._llama = model
-            return model
+        """The model, loaded on first use; runs only on the worker thread, so needs no lock."""
+        current = self._embedder if embedding else self._llama
+        if current is not None:
+            return current
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise LLMError(
+                "llama-cpp-python is not installed: run `make run` again, or pip install llama-cpp-python"
+            ) from None
+        _route_llama_logs_to_logging()
+        path = self.model_path()
+        try:
+            model = Llama(
+                model_path=str(path),
+                n_ctx=self.settings.n_ctx,
+                n_threads=self.settings.n_threads or os.cpu_count() or 1,
+                embedding=embedding,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise LLMInvalidRequestError(f"llama.cpp cannot load {path}: {exc}") from None
+        if embedding:
+            self._embedder = model
+        else:
+            self._llama = model
+        return model
 
     async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
@@ -250,11 +250,12 @@ class LocalProvider(LLMProvider):
         return [self.model]
 
     async def is_available(self) -> bool:
+        """On the worker thread: the first call may assemble the bundled model (a second or so)."""
+        if importlib.util.find_spec("llama_cpp") is None:
+            return False
         try:
-            import llama_cpp  # noqa: F401
-
-            self.model_path()
-        except (ImportError, LLMError):
+            await asyncio.get_running_loop().run_in_executor(self._worker, self.model_path)
+        except LLMError:
             return False
         return True
 
@@ -268,11 +269,10 @@ class LocalProvider(LLMProvider):
     async def close(self) -> None:
         """Free the model's memory; it loads again on the next question."""
         def release() -> None:
-            with self._load_lock:
-                for model in (self._llama, self._embedder):
-                    if model is not None:
-                        model.close()
-                self._llama = self._embedder = None
+            for model in (self._llama, self._embedder):
+                if model is not None:
+                    model.close()
+            self._llama = self._embedder = None
 
         await asyncio.get_running_loop().run_in_executor(self._worker, release)
 

@@ -85,6 +85,20 @@ def test_models_lists_the_backend_models(user_env: dict[str, str]) -> None:
     assert result.stdout.split() == ["gemma-3-270m"]
 
 
+def test_model_override_applies_to_the_chosen_backend_even_by_its_alias(
+    tmp_path: Path, user_env: dict[str, str]
+) -> None:
+    assert run("--model", "my-model", "models", env=user_env).stdout.split() == ["my-model"]
+
+    port = free_port()
+    config = tmp_path / "alias.yaml"
+    config.write_text(f"llm:\n  local_gpt_oss:\n    base_url: http://127.0.0.1:{port}\n    max_retries: 0\n")
+    result = run("--config", str(config), "--backend", "local_gpt_oss", "--model", "my-model", "chat", "hi",
+                 env=user_env)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: cannot reach the OpenAI-compatible server at http://127.0.0.1:{port}/v1")
+
+
 def test_doctor_reports_the_embedded_backend_working(user_env: dict[str, str]) -> None:
     result = run("doctor", env=user_env)
     assert result.returncode == 0, result.stdout + result.stderr
