@@ -4,6 +4,7 @@
     assistant chat "question"    one answer, streamed to stdout (``-`` reads stdin)
     assistant models             the configured backend's models
     assistant doctor             what works, what is missing, and how to fix it
+    assistant bot                the Rosey chat-bot plugin on NATS, headless
 
 Heavy modules are imported inside the commands, so ``assistant --help``
 answers at once.
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("question", help='the question; "-" reads it from standard input')
     commands.add_parser("models", parents=[common], help="list the backend's models")
     commands.add_parser("doctor", parents=[common], help="check the setup and say how to fix what is missing")
+    bot = commands.add_parser("bot", parents=[common], help="run the Rosey chat-bot plugin on NATS, headless")
+    bot.add_argument("--nats-url", default=None, help="NATS server URL (overrides rosey.nats_url)")
     return parser
 
 
@@ -52,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     command = args.command or "talk"
-    runners = {"talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor}
+    runners = {"talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor, "bot": _bot}
     try:
         return asyncio.run(runners[command](config, args))
     except KeyboardInterrupt:
@@ -162,6 +165,12 @@ async def _doctor(config: Config, args: argparse.Namespace) -> int:
     from .doctor import run_checks
 
     return await run_checks(config)
+
+
+async def _bot(config: Config, args: argparse.Namespace) -> int:
+    from .rosey.runner import run_bot
+
+    return await run_bot(config, nats_url=args.nats_url)
 
 
 if __name__ == "__main__":

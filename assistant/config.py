@@ -17,6 +17,7 @@ import platformdirs
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from assistant.rosey.settings import RoseySettings
 from llm.settings import (
     BACKEND_ALIASES,
     BACKEND_SETTINGS,
@@ -72,6 +73,7 @@ class Config(_Section):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     llm: LLMConfig = Field(default_factory=LLMConfig)
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
+    rosey: RoseySettings = Field(default_factory=RoseySettings)
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -79,3 +79,16 @@ def llama_server(model_path: Path) -> Iterator[LlamaServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def scripted_openai() -> Iterator["ScriptedOpenAI"]:
+    """A loopback OpenAI-compatible server answering from a script (see tests/scripted_openai.py)."""
+    from tests.scripted_openai import ScriptedOpenAI
+
+    server = ScriptedOpenAI()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
