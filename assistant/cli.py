@@ -1,7 +1,9 @@
 """The ``assistant`` command.
 
-    assistant                    talk to the assistant (typed, line by line)
+    assistant                    the terminal app (``--continue`` resumes the last conversation)
+    assistant --plain            a plain line-by-line conversation (also when not on a terminal)
     assistant chat "question"    one answer, streamed to stdout (``-`` reads stdin)
+    assistant conversations      list saved conversations; ``show``, ``export`` or ``delete`` one
     assistant models             the configured backend's models
     assistant doctor             what works, what is missing, and how to fix it
     assistant bot                the Rosey chat-bot plugin on NATS, headless
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config, ConfigError, load_config
@@ -23,7 +26,7 @@ from .config import Config, ConfigError, load_config
 if TYPE_CHECKING:
     from llm import LLMProvider
 
-    from .orchestrator import Orchestrator
+    from .session import Session
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,9 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="Rosey, a local-first voice assistant.", parents=[common]
     )
+    parser.add_argument("--continue", dest="resume", action="store_true", help="continue the last conversation")
+    parser.add_argument("--conversation", metavar="ID", help="continue the saved conversation ID")
+    parser.add_argument("--plain", action="store_true", help="a plain line-by-line conversation instead of the app")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     chat = commands.add_parser("chat", parents=[common], help="answer one question, streamed to stdout")
     chat.add_argument("question", help='the question; "-" reads it from standard input')
+    chat.add_argument("--continue", dest="resume", action="store_true", help="ask within the last conversation")
+    conversations = commands.add_parser("conversations", parents=[common], help="saved conversations")
+    conversations.add_argument("action", nargs="?", default="list", choices=["list", "show", "export", "delete"])
+    conversations.add_argument("id", nargs="?", help="conversation id (a unique prefix is enough)")
+    conversations.add_argument("-o", "--output", metavar="FILE", help="export: write to FILE instead of stdout")
     commands.add_parser("models", parents=[common], help="list the backend's models")
     commands.add_parser("doctor", parents=[common], help="check the setup and say how to fix what is missing")
     bot = commands.add_parser("bot", parents=[common], help="run the Rosey chat-bot plugin on NATS, headless")
@@ -54,8 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    command = args.command or "talk"
-    runners = {"talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor, "bot": _bot}
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    command = args.command or ("tui" if interactive and not args.plain else "talk")
+    runners = {
+        "tui": _tui, "talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor, "bot": _bot,
+        "conversations": _conversations,
+    }
     try:
         return asyncio.run(runners[command](config, args))
     except KeyboardInterrupt:
@@ -80,20 +95,19 @@ def _provider(config: Config) -> LLMProvider:
     return ProviderFactory.create_from_config(config.provider_config())
 
 
-def _orchestrator(config: Config) -> Orchestrator:
-    from llm import ConversationContext
+def _session(config: Config) -> Session:
+    """A session that saves the conversation like the app does."""
+    from .session import Session
+    from .store import ConversationStore
 
-    from .orchestrator import Orchestrator
-
-    context = ConversationContext(max_turns=config.assistant.max_turns, system_message=config.assistant.system_prompt)
-    return Orchestrator(_provider(config), context)
+    return Session(config, store=ConversationStore.open_default(config.data_dir))
 
 
-async def _answer(orchestrator: Orchestrator, question: str) -> bool:
+async def _answer(session: Session, question: str) -> bool:
     """Stream one answer to stdout; False (with the error on stderr) when it failed."""
     from .orchestrator import TurnError, TurnText
 
-    async for event in orchestrator.run_turn(question):
+    async for event in session.run_turn(question):
         if isinstance(event, TurnText):
             sys.stdout.write(event.text)
             sys.stdout.flush()
@@ -111,18 +125,20 @@ async def _chat(config: Config, args: argparse.Namespace) -> int:
     if not question.strip():
         print("error: the question is empty", file=sys.stderr)
         return 2
-    orchestrator = _orchestrator(config)
+    session = _session(config)
+    if args.resume:
+        session.resume()
     try:
-        return 0 if await _answer(orchestrator, question.strip()) else 1
+        return 0 if await _answer(session, question.strip()) else 1
     finally:
-        await orchestrator.provider.close()
+        await session.close()
 
 
 async def _talk(config: Config, args: argparse.Namespace) -> int:
     """A plain line-based conversation; Ctrl-C stops an answer, Ctrl-D or /quit leaves."""
-    orchestrator = _orchestrator(config)
-    backend = config.llm.backend
-    print(f"Rosey ({backend}: {orchestrator.provider.model}). Ask anything; Ctrl-D to leave.", flush=True)
+    session = _session(config)
+    _resume(session, args)
+    print(f"Rosey ({session.backend}: {session.provider.model}). Ask anything; Ctrl-D to leave.", flush=True)
     try:
         while True:
             try:
@@ -135,7 +151,7 @@ async def _talk(config: Config, args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             sys.stdout.write("rosey> ")
-            answer = asyncio.ensure_future(_answer(orchestrator, line.strip()))
+            answer = asyncio.ensure_future(_answer(session, line.strip()))
             try:
                 await asyncio.shield(answer)
             except asyncio.CancelledError:
@@ -143,7 +159,55 @@ async def _talk(config: Config, args: argparse.Namespace) -> int:
                 answer.cancel()
                 print("\n[stopped]")
     finally:
-        await orchestrator.provider.close()
+        await session.close()
+
+
+def _resume(session: Session, args: argparse.Namespace) -> None:
+    """Continue the conversation asked for on the command line; a missing one is said, not fatal."""
+    if args.conversation:
+        session.resume(args.conversation)
+    elif args.resume and not session.resume():
+        print("No saved conversation yet: starting a new one.", file=sys.stderr)
+
+
+async def _tui(config: Config, args: argparse.Namespace) -> int:
+    from .tui.app import AssistantApp
+
+    resume: str | bool = args.conversation or args.resume
+    await AssistantApp(config, resume=resume).run_async()
+    return 0
+
+
+async def _conversations(config: Config, args: argparse.Namespace) -> int:
+    from .store import ConversationNotFound, ConversationStore
+
+    store = ConversationStore.open_default(config.data_dir)
+    try:
+        if args.action == "list":
+            for summary in store.list():
+                who = f"{summary.backend}/{summary.model}" if summary.backend else "-"
+                print(f"{summary.id}  {summary.updated_at:%Y-%m-%d %H:%M}  {summary.message_count:>4} msgs  "
+                      f"{who}  {summary.display_title}")
+            return 0
+        if not args.id:
+            print(f"error: `assistant conversations {args.action}` needs a conversation id "
+                  "(see `assistant conversations list`)", file=sys.stderr)
+            return 2
+        conversation_id = store.get(args.id).id
+        if args.action == "delete":
+            store.delete(conversation_id)
+            print(f"deleted {conversation_id}")
+        elif args.output:
+            Path(args.output).write_text(store.export_markdown(conversation_id), encoding="utf-8")
+            print(f"wrote {args.output}")
+        else:
+            sys.stdout.write(store.export_markdown(conversation_id))
+        return 0
+    except ConversationNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
 
 
 async def _models(config: Config, args: argparse.Namespace) -> int:

@@ -15,9 +15,24 @@ from typing import Any
 
 import platformdirs
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from assistant.mcp_tools import MCPServerSettings
+from assistant.personas import (
+    VOICE_PROMPT,
+    PersonaBook,
+    PersonaSettings,
+    UnknownPersonaError,
+)
 from assistant.rosey.settings import RoseySettings
+from assistant.tools import ToolSettings
 from llm.settings import (
     BACKEND_ALIASES,
     BACKEND_SETTINGS,
@@ -31,10 +46,6 @@ from llm.settings import (
 
 APP_NAME = "rosey-assistant"
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Rosey, a friendly voice assistant. Your answers are spoken aloud, so keep them "
-    "short and conversational: one to three sentences, no Markdown tables or lists unless asked."
-)
 
 
 class ConfigError(Exception):
@@ -65,8 +76,41 @@ class LLMConfig(_Section):
 
 
 class AssistantConfig(_Section):
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    system_prompt: str = VOICE_PROMPT
+    persona: str = "default"
+    personas: list[PersonaSettings] = Field(default_factory=list)
     max_turns: int = Field(default=10, ge=1, description="turns of conversation sent to the model")
+    max_tool_rounds: int = Field(default=5, ge=0, description="tool-call rounds per turn before the model must answer")
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    mcp_servers: list[MCPServerSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_persona(self) -> AssistantConfig:
+        try:
+            PersonaBook(self.personas).get(self.persona)
+        except UnknownPersonaError as exc:
+            raise ValueError(f"persona: {exc}") from None
+        return self
+
+
+TUI_ACTIONS = (
+    "cancel", "copy_last", "help", "toggle_reasoning", "toggle_theme", "new_conversation", "open_conversation",
+)
+
+
+class TUIConfig(_Section):
+    """The terminal app: theme and key bindings (Textual key names, e.g. ctrl+y, f1, escape)."""
+
+    theme: str = "textual-dark"
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("keys")
+    @classmethod
+    def _known_actions(cls, keys: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(keys) - set(TUI_ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown action {', '.join(unknown)}; the actions are {', '.join(TUI_ACTIONS)}")
+        return keys
 
 
 class Config(_Section):
@@ -74,6 +118,7 @@ class Config(_Section):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     rosey: RoseySettings = Field(default_factory=RoseySettings)
+    tui: TUIConfig = Field(default_factory=TUIConfig)
 
     source: Path | None = Field(default=None, exclude=True)
 

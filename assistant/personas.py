@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 VOICE_PROMPT = (
     "You are Rosey, a friendly voice assistant. Your answers are spoken aloud, so keep them "
-    "short and conversational: one to three sentences of plain spoken English, no Markdown "
-    "tables, headings or lists unless the person asks for them."
+    "short and conversational: one to three sentences, no Markdown tables or lists unless asked."
 )
 
 CHAT_ROOM_PROMPT = (

@@ -1,0 +1,566 @@
+"""Tools the model can call: typed Python functions, the built-ins, and the box that runs them.
+
+A tool is a typed function; its signature becomes the JSON Schema the model
+sees (through pydantic, so the schema and the validation of the model's
+arguments can never disagree) and its docstring the description the model
+chooses it by. ``ToolBox.run`` never raises: whatever goes wrong (an unknown
+tool, bad arguments, an exception, a timeout) becomes an error result the model
+can read and act on, because a model that is told what went wrong can fix its
+call, while a crashed turn helps nobody.
+
+Built-ins: ``current_datetime``, ``calculator``, ``remember`` / ``recall`` and
+``read_file``; tools of MCP servers are added by ``build_toolbox`` (see
+``assistant.mcp_tools``).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+import logging
+import math
+import operator
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime as _datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, overload
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic_core
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+
+from llm import ToolCall, ToolDefinition
+
+if TYPE_CHECKING:
+    from .mcp_tools import MCPServerSettings
+
+logger = logging.getLogger(__name__)
+
+BUILT_IN = "built-in"
+UNKNOWN_SOURCE = "unknown"
+READ_FILE_MAX_BYTES = 1_000_000
+RECALL_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What goes back to the model: text (structured results JSON-encoded) and whether it failed."""
+
+    content: str
+    is_error: bool = False
+
+
+class ToolError(Exception):
+    """An expected failure whose message is for the model, e.g. an unknown time zone."""
+
+
+class InvalidArguments(ToolError):
+    """The model's arguments do not fit the tool's schema; the message names the fields."""
+
+
+Invoke = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class Tool:
+    """One callable tool: its definition for the model, where it comes from and how to run it."""
+
+    __slots__ = ("_invoke", "definition", "source")
+
+    def __init__(self, definition: ToolDefinition, invoke: Invoke, source: str = BUILT_IN) -> None:
+        self.definition = definition
+        self.source = source
+        self._invoke = invoke
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    async def invoke(self, arguments: dict[str, Any]) -> ToolResult:
+        """Run the tool; raises on failure (``ToolBox.run`` turns that into a result)."""
+        return _as_result(await self._invoke(arguments))
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r}, source={self.source!r})"
+
+
+@overload
+def tool(fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> Tool: ...
+@overload
+def tool(
+    fn: None = None, *, name: str | None = None, description: str | None = None
+) -> Callable[[Callable[..., Any]], Tool]: ...
+def tool(
+    fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Make a typed function a tool: ``@tool`` or ``@tool(name=..., description=...)``.
+
+    Parameters need type annotations (``Annotated[T, Field(description=...)]`` describes
+    one); the description is the docstring unless given. Sync functions run in a worker
+    thread, so a slow one never stalls the event loop.
+    """
+
+    def make(function: Callable[..., Any]) -> Tool:
+        return _function_tool(function, name or function.__name__, description)
+
+    return make if fn is None else make(fn)
+
+
+def _function_tool(fn: Callable[..., Any], name: str, description: str | None) -> Tool:
+    description = description or inspect.getdoc(fn)
+    if not description:
+        raise TypeError(f"tool {name}: give it a docstring or a description; the model picks tools by it")
+    fields: dict[str, Any] = {}
+    for parameter in inspect.signature(fn, eval_str=True).parameters.values():
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            raise TypeError(f"tool {name}: parameter {parameter.name} must be a plain named parameter")
+        if parameter.annotation is parameter.empty:
+            raise TypeError(f"tool {name}: parameter {parameter.name} needs a type annotation")
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (parameter.annotation, default)
+    arguments_model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    is_async = inspect.iscoroutinefunction(fn)
+
+    async def invoke(arguments: dict[str, Any]) -> Any:
+        try:
+            parsed = arguments_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise InvalidArguments(_describe_invalid(exc)) from None
+        kwargs = {field: getattr(parsed, field) for field in arguments_model.model_fields}
+        return await fn(**kwargs) if is_async else await asyncio.to_thread(fn, **kwargs)
+
+    schema = _without_titles(arguments_model.model_json_schema())
+    return Tool(ToolDefinition(name=name, description=description, parameters=schema), invoke)
+
+
+def _without_titles(schema: Any) -> Any:
+    """Drop pydantic's generated ``title`` keys: tokens the model pays for and learns nothing from."""
+    if isinstance(schema, dict):
+        return {
+            key: (
+                {prop: _without_titles(sub) for prop, sub in value.items()}
+                if key in ("properties", "$defs")
+                else _without_titles(value)
+            )
+            for key, value in schema.items()
+            if key != "title"
+        }
+    if isinstance(schema, list):
+        return [_without_titles(item) for item in schema]
+    return schema
+
+
+def _describe_invalid(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "arguments"
+        if error["type"] == "missing":
+            problems.append(f"'{field}' is required")
+        elif error["type"] == "extra_forbidden":
+            problems.append(f"'{field}' is not a parameter of this tool")
+        else:
+            problems.append(f"'{field}': {error['msg']} (got {error['input']!r})")
+    return "; ".join(problems)
+
+
+def _as_result(value: Any) -> ToolResult:
+    if isinstance(value, ToolResult):
+        return value
+    if isinstance(value, str):
+        return ToolResult(value)
+    return ToolResult(pydantic_core.to_json(value).decode())
+
+
+class ToolBox:
+    """The tools offered to the model, run by name; owns the MCP servers it was built with."""
+
+    def __init__(
+        self,
+        tools: Iterable[Tool] = (),
+        *,
+        timeout: float = 30.0,
+        max_result_chars: int = 16_000,
+        problems: Iterable[str] = (),
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.max_result_chars = max_result_chars
+        self.problems: list[str] = list(problems)
+        self._tools: dict[str, Tool] = {}
+        self._on_close = on_close
+        for item in tools:
+            self.add(item)
+
+    def add(self, tool: Tool) -> None:
+        if existing := self._tools.get(tool.name):
+            raise ValueError(
+                f"two tools are named '{tool.name}': one from {existing.source}, one from {tool.source}; "
+                "rename one of them"
+            )
+        self._tools[tool.name] = tool
+
+    def definitions(self) -> list[ToolDefinition]:
+        return [item.definition for item in self._tools.values()]
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def source(self, name: str) -> str:
+        """``built-in`` or the MCP server's name; ``unknown`` for a name the model made up."""
+        found = self._tools.get(name)
+        return found.source if found else UNKNOWN_SOURCE
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def restricted(self, allowed: Iterable[str]) -> ToolBox:
+        """The same tools, only those in ``allowed``, e.g. for the chat bot.
+
+        A name not available is a problem, not an error, so one MCP server failing to start
+        does not take the whole bot down. The restricted box does not own the MCP servers:
+        close the box it came from.
+        """
+        allowed = list(allowed)
+        missing = [name for name in allowed if name not in self._tools]
+        problems = [*self.problems]
+        if missing:
+            problems.append(
+                f"allowed tools not available: {', '.join(missing)} (available: {', '.join(self._tools) or 'none'})"
+            )
+        return ToolBox(
+            (self._tools[name] for name in dict.fromkeys(allowed) if name in self._tools),
+            timeout=self.timeout,
+            max_result_chars=self.max_result_chars,
+            problems=problems,
+        )
+
+    async def run(self, call: ToolCall) -> ToolResult:
+        """Run one call; never raises except ``CancelledError``."""
+        found = self._tools.get(call.name)
+        if found is None:
+            available = ", ".join(self._tools) or "none"
+            return ToolResult(f"There is no tool named '{call.name}'. Available tools: {available}.", is_error=True)
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                result = await found.invoke(call.arguments)
+        except InvalidArguments as exc:
+            return ToolResult(f"Invalid arguments for {call.name}: {exc}. Call it again with corrected arguments.", is_error=True)
+        except ToolError as exc:
+            return ToolResult(f"{call.name} failed: {exc}", is_error=True)
+        except TimeoutError as exc:
+            if deadline.expired():
+                return ToolResult(f"{call.name} did not finish within {self.timeout:g} s", is_error=True)
+            return self._failure(call, exc)
+        except Exception as exc:  # noqa: BLE001 - a failing tool is news for the model, not a crash
+            return self._failure(call, exc)
+        return self._capped(result)
+
+    def _failure(self, call: ToolCall, exc: Exception) -> ToolResult:
+        logger.warning("tool %s failed", call.name, exc_info=exc)
+        return ToolResult(f"{call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
+
+    def _capped(self, result: ToolResult) -> ToolResult:
+        if len(result.content) <= self.max_result_chars:
+            return result
+        note = f"\n[truncated: the result has {len(result.content):,} characters; the first {self.max_result_chars:,} are shown]"
+        return ToolResult(result.content[: self.max_result_chars] + note, result.is_error)
+
+    async def aclose(self) -> None:
+        """Stop the MCP servers; the built-ins keep working, the MCP tools answer with errors."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            await on_close()
+
+
+class ToolSettings(BaseModel):
+    """The section ``assistant.tools`` of config.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    datetime: bool = True
+    calculator: bool = True
+    memory: bool = Field(default=True, description="remember + recall")
+    read_file: bool = Field(default=True, description="offered only when read_file_dirs is not empty")
+    read_file_dirs: list[Path] = Field(default_factory=list)
+    timeout: float = Field(default=30.0, gt=0, description="seconds one tool call may take")
+    max_result_chars: int = Field(default=16_000, gt=0)
+
+    @field_validator("read_file_dirs")
+    @classmethod
+    def _expand_home(cls, dirs: list[Path]) -> list[Path]:
+        return [folder.expanduser() for folder in dirs]
+
+
+async def build_toolbox(
+    settings: ToolSettings, mcp_servers: Sequence[MCPServerSettings], data_dir: Path
+) -> ToolBox:
+    """The built-ins enabled in ``settings`` and the tools of every MCP server that starts.
+
+    A server that fails to start, or a ``read_file_dirs`` entry that is not a folder,
+    becomes a line of ``problems``; everything else keeps working.
+    """
+    tools = builtin_tools(settings, data_dir)
+    problems = [
+        f"assistant.tools.read_file_dirs: {folder} is not a folder; read_file cannot read anything there"
+        for folder in settings.read_file_dirs
+        if settings.read_file and not folder.is_dir()
+    ]
+    on_close = None
+    if mcp_servers:
+        from .mcp_tools import start_mcp_servers
+
+        servers = await start_mcp_servers(mcp_servers, {item.name for item in tools}, data_dir / "logs")
+        tools += servers.tools
+        problems += servers.problems
+        on_close = servers.aclose
+    return ToolBox(
+        tools,
+        timeout=settings.timeout,
+        max_result_chars=settings.max_result_chars,
+        problems=problems,
+        on_close=on_close,
+    )
+
+
+def builtin_tools(settings: ToolSettings, data_dir: Path) -> list[Tool]:
+    """The built-ins ``settings`` enable; read_file only when it has folders to read from."""
+    tools = []
+    if settings.datetime:
+        tools.append(tool(current_datetime))
+    if settings.calculator:
+        tools.append(tool(calculator))
+    if settings.memory:
+        tools += NoteStore(Path(data_dir) / "memory.sqlite3").tools()
+    if settings.read_file and settings.read_file_dirs:
+        tools.append(_read_file_tool(settings.read_file_dirs))
+    return tools
+
+
+# --- current_datetime -------------------------------------------------------------------------
+
+
+def current_datetime(
+    timezone: Annotated[
+        str | None, Field(description="IANA time zone, e.g. 'Europe/Paris'; omit for the user's local time")
+    ] = None,
+) -> dict[str, str]:
+    """The current date and time, with the time zone and its UTC offset."""
+    if timezone:
+        try:
+            now = _datetime.now(ZoneInfo(timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ToolError(
+                f"unknown time zone '{timezone}'; use an IANA name such as 'Europe/London' or 'America/New_York'"
+            ) from None
+    else:
+        now = _datetime.now().astimezone()
+    offset = now.strftime("%z")
+    return {
+        "date": now.strftime("%Y-%m-%d"),
+        "weekday": now.strftime("%A"),
+        "time": now.strftime("%H:%M:%S"),
+        "timezone": timezone or now.tzname() or "local",
+        "utc_offset": f"{offset[:3]}:{offset[3:]}",
+    }
+
+
+# --- calculator -------------------------------------------------------------------------------
+
+MAX_INT_BITS = 4_000
+MAX_EXPRESSION_CHARS = 1_000
+
+
+def _power(base: float, exponent: float) -> float:
+    """Refuses integer powers too big to compute in reasonable time, such as 9 ** 9 ** 9."""
+    exact = isinstance(base, int) and isinstance(exponent, int)
+    if exact and exponent > 0 and abs(base) > 1 and exponent * base.bit_length() > MAX_INT_BITS:
+        raise OverflowError
+    return base**exponent
+
+
+def _checked(value: Any) -> float:
+    if isinstance(value, complex):
+        raise ToolError("the result is not a real number")
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise OverflowError
+    return value
+
+
+_BINARY_OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: _power,
+}
+_UNARY_OPERATORS: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log10": math.log10, "log2": math.log2,
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "asin": math.asin, "acos": math.acos, "atan": math.atan,
+    "degrees": math.degrees, "radians": math.radians, "floor": math.floor, "ceil": math.ceil,
+    "abs": abs, "round": round, "min": min, "max": max,
+}
+_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
+
+
+def calculator(
+    expression: Annotated[str, Field(description="e.g. '(17 + 4) * 3', '2 ** 10', 'sqrt(2) * pi'")],
+) -> str:
+    """Work out an arithmetic expression exactly; use it rather than doing arithmetic in your head.
+
+    Supports + - * / // % ** (or ^), parentheses, pi, e, tau and sqrt, exp, log, log10, log2,
+    sin, cos, tan, asin, acos, atan, degrees, radians, floor, ceil, abs, round, min, max.
+    """
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ToolError(f"the expression is longer than {MAX_EXPRESSION_CHARS} characters")
+    try:
+        tree = ast.parse(expression.replace("^", "**").strip(), mode="eval")
+        value = _evaluate(tree.body)
+    except SyntaxError:
+        raise ToolError(f"'{expression}' is not an arithmetic expression") from None
+    except ZeroDivisionError:
+        raise ToolError("division by zero") from None
+    except OverflowError:
+        raise ToolError("the result is too large") from None
+    except RecursionError:
+        raise ToolError("the expression is nested too deeply") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ToolError("the result is too large")
+    return str(value) if isinstance(value, int) else format(value, ".15g")
+
+
+def _evaluate(node: ast.expr) -> float:
+    """Walk only the node types listed here: there is no way to reach names, attributes or calls
+    other than the math functions, so nothing the model writes can run code."""
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY_OPERATORS:
+        return _checked(_BINARY_OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right)))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY_OPERATORS:
+        return _UNARY_OPERATORS[type(node.op)](_evaluate(node.operand))
+    if isinstance(node, ast.Name):
+        if node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
+        raise ToolError(f"unknown name '{node.id}'; known constants: {', '.join(_CONSTANTS)}")
+    if isinstance(node, ast.Call):
+        return _call(node)
+    if isinstance(node, ast.Attribute):
+        raise ToolError("attribute access (the '.' after a value) is not arithmetic")
+    raise ToolError(f"'{ast.unparse(node)}' is not arithmetic the calculator understands")
+
+
+def _call(node: ast.Call) -> float:
+    name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+    function = _FUNCTIONS.get(name)
+    if function is None:
+        raise ToolError(f"'{name}' is not a function the calculator knows; it knows {', '.join(_FUNCTIONS)}")
+    if node.keywords:
+        raise ToolError(f"{name}() takes no named arguments")
+    arguments = [_evaluate(argument) for argument in node.args]
+    try:
+        return _checked(function(*arguments))
+    except (TypeError, ValueError) as exc:
+        raise ToolError(f"{name}({', '.join(map(str, arguments))}): {exc}") from None
+
+
+# --- remember / recall ------------------------------------------------------------------------
+
+
+class NoteStore:
+    """Notes kept in SQLite: every write is one transaction, so a crash never leaves half a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def tools(self) -> list[Tool]:
+        return [tool(self.remember, name="remember"), tool(self.recall, name="recall")]
+
+    def remember(
+        self, note: Annotated[str, Field(min_length=1, description="the fact, in a full sentence")]
+    ) -> str:
+        """Save a note for later conversations: facts about the user, their preferences, anything
+        they ask you to remember. Notes persist across restarts."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        saved = _datetime.now().astimezone().isoformat(timespec="seconds")
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO notes (text, saved) VALUES (?, ?)", (note.strip(), saved))
+        return f"Remembered: {note.strip()}"
+
+    def recall(
+        self, query: Annotated[str, Field(description="words to look for; empty for the latest notes")] = ""
+    ) -> list[dict[str, str]] | str:
+        """Look up notes saved with remember; the best matches come first, the most recent
+        first among equals."""
+        if not self.path.exists():
+            return "There are no notes yet."
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT text, saved FROM notes ORDER BY id DESC").fetchall()
+        words = set(_words(query))
+        if words:
+            scored = [(sum(any(w.startswith(q) for w in _words(text)) for q in words), text, saved)
+                      for text, saved in rows]
+            rows = [(text, saved) for score, text, saved in sorted(scored, key=lambda s: -s[0]) if score]
+        if not rows:
+            return f"No notes match '{query}'." if words else "There are no notes yet."
+        return [{"note": text, "saved": saved} for text, saved in rows[:RECALL_LIMIT]]
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, saved TEXT NOT NULL)")
+        return db
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in re.findall(r"\w+", text.casefold()) if len(word) > 1]
+
+
+# --- read_file --------------------------------------------------------------------------------
+
+
+def _read_file_tool(folders: Sequence[Path]) -> Tool:
+    names = ", ".join(str(folder) for folder in folders)
+
+    def read_file(path: Annotated[str, Field(description="absolute, or relative to the first shared folder")]) -> str:
+        roots = [folder.resolve() for folder in folders]
+        # resolve() follows symlinks and '..' first, so neither can lead outside the folders.
+        target = (roots[0] / Path(path).expanduser()).resolve()
+        if not any(target.is_relative_to(root) for root in roots):
+            raise ToolError(f"{path} is outside the folders you may read: {names}")
+        if target.is_dir():
+            entries = sorted(f"{entry.name}/" if entry.is_dir() else entry.name for entry in target.iterdir())
+            return f"{target} is a folder containing: {', '.join(entries) or 'nothing'}"
+        if not target.is_file():
+            raise ToolError(f"{path}: no such file")
+        size = target.stat().st_size
+        if size > READ_FILE_MAX_BYTES:
+            raise ToolError(f"{path} is {size:,} bytes; read_file reads files up to {READ_FILE_MAX_BYTES:,} bytes")
+        data = target.read_bytes()
+        if b"\x00" in data[:8192]:
+            raise ToolError(f"{path} is a binary file; read_file reads text files only")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ToolError(f"{path} is not UTF-8 text; read_file reads text files only") from None
+
+    description = (
+        f"Read a text file (or list a folder) in the folders the user shared: {names}. "
+        f"Relative paths start at {folders[0]}."
+    )
+    return tool(read_file, description=description)

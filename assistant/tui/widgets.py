@@ -1,0 +1,242 @@
+"""The pieces of the chat log and the status bar.
+
+An answer is streamed into Textual's ``Markdown`` through ``get_stream`` (it
+batches appends so a fast model never outruns the screen) and finished with
+one full ``update``, so a code fence left open mid-stream still renders. Tool
+calls split an answer: text before a call, the call (collapsible), text after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Collapsible, Label, Markdown, Static
+from textual.widgets._markdown import MarkdownStream
+
+from ..events import ToolFinished, ToolStarted, TurnDone
+
+CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+
+
+class ChatEntry(Vertical, can_focus=True):
+    """Anything in the log a person may want to copy: focus it and press c."""
+
+    BINDINGS = [Binding("c", "copy", "Copy message")]
+
+    DEFAULT_CSS = """
+    ChatEntry { height: auto; margin: 0 0 1 0; padding: 0 1; }
+    ChatEntry:focus { background: $boost; }
+    ChatEntry > .speaker { text-style: bold; }
+    """
+
+    def copy_text(self) -> str:
+        raise NotImplementedError
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.copy_text())
+        self.app.notify("Copied to the clipboard", timeout=2)
+
+
+class UserMessage(ChatEntry):
+    DEFAULT_CSS = """
+    UserMessage { border-left: thick $accent; }
+    UserMessage > .speaker { color: $accent; }
+    """
+
+    def __init__(self, text: str, attachments: list[str] | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.attachments = attachments or []
+
+    def compose(self) -> ComposeResult:
+        yield Label("You", classes="speaker")
+        for name in self.attachments:
+            yield Label(f"📎 {name}", classes="attachment")
+        yield Static(self.text, markup=False)
+
+    def copy_text(self) -> str:
+        return self.text
+
+
+class ToolCallEntry(Collapsible):
+    """One tool call: name and source in the title, arguments and result inside."""
+
+    DEFAULT_CSS = """
+    ToolCallEntry { height: auto; margin: 0; padding: 0; border: none; background: $surface; }
+    ToolCallEntry.error CollapsibleTitle { color: $error; }
+    """
+
+    def __init__(self, started: ToolStarted) -> None:
+        self.call = started.call
+        self.source = started.source
+        arguments = json.dumps(started.call.arguments, ensure_ascii=False, indent=2)
+        self.details = Static(f"arguments:\n{arguments}\n\nrunning…", markup=False)
+        super().__init__(self.details, title=self._heading("running"), collapsed=True)
+
+    def _heading(self, state: str) -> str:
+        return f"🔧 {self.call.name} ({self.source}) — {state}"
+
+    def finish(self, finished: ToolFinished) -> None:
+        arguments = json.dumps(self.call.arguments, ensure_ascii=False, indent=2)
+        label = "error" if finished.result.is_error else "result"
+        self.details.update(f"arguments:\n{arguments}\n\n{label}:\n{finished.result.content}")
+        self.title = self._heading(f"{label} in {finished.seconds:.2f} s")
+        self.set_class(finished.result.is_error, "error")
+
+
+class AssistantMessage(ChatEntry):
+    DEFAULT_CSS = """
+    AssistantMessage { border-left: thick $success; }
+    AssistantMessage > .speaker { color: $success; }
+    AssistantMessage Markdown { margin: 0; padding: 0; background: transparent; }
+    AssistantMessage .reasoning { color: $text-muted; }
+    AssistantMessage #thinking { display: none; }
+    AssistantMessage.has-reasoning #thinking { display: block; }
+    AssistantMessage .figures { color: $text-muted; }
+    """
+
+    def __init__(self, speaker: str = "Rosey") -> None:
+        super().__init__()
+        self.speaker = speaker
+        self.blocks: list[str] = []
+        self._block_parts: list[str] = []
+        self._markdown: Markdown | None = None
+        self._stream: MarkdownStream | None = None
+        self._reasoning: list[str] = []
+        self._reasoning_view = Static("", markup=False, classes="reasoning")
+        self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.speaker, classes="speaker")
+        yield self.thinking
+
+    @property
+    def text(self) -> str:
+        return "".join(self.blocks) + "".join(self._block_parts)
+
+    def copy_text(self) -> str:
+        return self.text
+
+    def last_code_block(self) -> str | None:
+        blocks = CODE_BLOCK.findall(self.text)
+        return blocks[-1].rstrip("\n") if blocks else None
+
+    async def append(self, text: str) -> None:
+        if self._markdown is None:
+            self._markdown = Markdown()
+            await self.mount(self._markdown)
+            self._stream = Markdown.get_stream(self._markdown)
+        self._block_parts.append(text)
+        assert self._stream is not None
+        await self._stream.write(text)
+
+    def add_reasoning(self, text: str) -> None:
+        self._reasoning.append(text)
+        self.add_class("has-reasoning")
+        self._reasoning_view.update("".join(self._reasoning))
+
+    async def tool_started(self, started: ToolStarted) -> ToolCallEntry:
+        await self._finish_block()
+        entry = ToolCallEntry(started)
+        await self.mount(entry)
+        return entry
+
+    async def finish(self, done: TurnDone | None = None, note: str | None = None) -> None:
+        """End the answer: one full render of the last block, then its figures or a note."""
+        await self._finish_block()
+        if done is not None:
+            await self.mount(Label(_figures(done), classes="figures", markup=False))
+        if note:
+            await self.mount(Label(note, classes="figures", markup=False))
+
+    async def _finish_block(self) -> None:
+        if self._markdown is None:
+            return
+        assert self._stream is not None
+        await self._stream.stop()
+        block = "".join(self._block_parts)
+        await self._markdown.update(block)
+        self.blocks.append(block)
+        self._block_parts.clear()
+        self._markdown = self._stream = None
+
+
+class ErrorNote(ChatEntry):
+    DEFAULT_CSS = """
+    ErrorNote { border-left: thick $error; color: $error; }
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"⚠ {self.message}", markup=False)
+
+    def copy_text(self) -> str:
+        return self.message
+
+
+class Notice(ChatEntry):
+    DEFAULT_CSS = """
+    Notice { color: $text-muted; }
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.message, markup=False)
+
+    def copy_text(self) -> str:
+        return self.message
+
+
+def _figures(done: TurnDone) -> str:
+    parts = [done.model]
+    if done.time_to_first_token is not None:
+        parts.append(f"first word {done.time_to_first_token:.2f} s")
+    if done.tokens_per_second:
+        parts.append(f"{done.tokens_per_second:.0f} tok/s")
+    parts.append(f"{done.prompt_tokens}+{done.completion_tokens} tokens")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    backend: str = ""
+    model: str = ""
+    persona: str = "default"
+    state: str = "idle"
+    last: TurnDone | None = None
+    note: str = ""
+
+
+class StatusBar(Static):
+    """Backend and model, what the assistant is doing, and the last answer's figures."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; padding: 0 1; background: $panel; color: $text; }
+    """
+
+    status: reactive[Status] = reactive(Status, always_update=True)
+
+    def watch_status(self, status: Status) -> None:
+        parts = [f"{status.backend}: {status.model}", f"persona {status.persona}", f"● {status.state}"]
+        if status.last is not None:
+            last = status.last
+            if last.time_to_first_token is not None:
+                parts.append(f"first word {last.time_to_first_token:.2f} s")
+            if last.tokens_per_second:
+                parts.append(f"{last.tokens_per_second:.0f} tok/s")
+            parts.append(f"{last.prompt_tokens}+{last.completion_tokens} tokens")
+        if status.note:
+            parts.append(status.note)
+        self.update(" · ".join(parts))

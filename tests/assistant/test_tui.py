@@ -1,0 +1,173 @@
+"""The TUI driven as a person would, with the real embedded model unless a test says otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.tui.app import AssistantApp
+from assistant.tui.widgets import ToolCallEntry, UserMessage
+from tests.assistant.tui_helpers import (
+    answer_finished,
+    answers,
+    ask,
+    errors,
+    notices,
+    state,
+    status_line,
+    tui_config,
+    wait_until,
+)
+from tests.conftest import free_port
+
+SIZE = (100, 40)
+
+
+async def test_a_typed_question_streams_back_an_answer(tmp_path: Path, model_path: Path) -> None:
+    app = AssistantApp(tui_config(tmp_path, model_path))
+    async with app.run_test(size=SIZE) as pilot:
+        assert "local: gemma-3-270m" in status_line(pilot)
+        await ask(pilot, "What is 12 times 7?")
+
+        answer = await answer_finished(pilot, 1)
+
+        assert "84" in answer.text
+        assert [m.text for m in app.query(UserMessage)] == ["What is 12 times 7?"]
+        assert "tok/s" in status_line(pilot) and "tokens" in status_line(pilot)
+        assert app.query_one("#prompt").text == "", "the prompt is cleared for the next message"
+
+
+async def test_escape_stops_the_answer_and_the_app_stays_usable(tmp_path: Path, model_path: Path) -> None:
+    app = AssistantApp(tui_config(tmp_path, model_path, **{"llm.local.max_tokens": 400}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "List the numbers from 1 to 200.")
+        await wait_until(pilot, lambda: answers(pilot) and len(answers(pilot)[0].text) > 10, "the answer to start")
+
+        await pilot.press("escape")
+
+        await wait_until(pilot, lambda: state(pilot) == "idle", "the answer to stop")
+        assert "[interrupted]" in str(answers(pilot)[0].query("Label").last().render())
+        assert app.session.context.get_messages()[-1].content.endswith("[interrupted]")
+
+        await ask(pilot, "What is 12 times 7?")
+        assert (await answer_finished(pilot, 2)).text.strip()
+        assert errors(pilot) == []
+
+
+async def test_switching_to_a_server_mid_conversation_keeps_the_earlier_turns(
+    tmp_path: Path, model_path: Path, llama_server
+) -> None:
+    config = tui_config(tmp_path, model_path, **{
+        "llm.mlx.base_url": llama_server.base_url, "llm.mlx.model": "gemma-3-270m", "llm.mlx.max_tokens": 48,
+    })
+    app = AssistantApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "My name is Ada and my cat is called Pixel.")
+        await answer_finished(pilot, 1)
+
+        await ask(pilot, "/backend mlx")
+        await wait_until(pilot, lambda: "mlx: gemma-3-270m" in status_line(pilot), "the switch to mlx")
+        await ask(pilot, "What is my cat called?")
+        await answer_finished(pilot, 2)
+
+        assert errors(pilot) == []
+        sent = [m.content for m in app.session.context.get_messages()]
+        assert "My name is Ada and my cat is called Pixel." in sent
+        assert app.session.provider.name == "mlx"
+        first, second = app.session.store.messages(app.session.conversation_id)[1::2][:2]
+        assert (first.backend, second.backend) == ("local", "mlx"), "each answer records who wrote it"
+
+
+async def test_an_unreachable_backend_is_reported_and_the_previous_one_stays(
+    tmp_path: Path, model_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    app = AssistantApp(tui_config(tmp_path, model_path, **{"llm.ollama.base_url": dead, "llm.ollama.max_retries": 0}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "/backend ollama")
+
+        await wait_until(pilot, lambda: errors(pilot), "the error")
+        assert "ollama serve" in errors(pilot)[0] and "still using local" in errors(pilot)[0]
+        assert "local: gemma-3-270m" in status_line(pilot)
+
+        await ask(pilot, "What is 12 times 7?")
+        assert "84" in (await answer_finished(pilot, 1)).text
+
+
+async def test_a_tool_call_is_shown_with_its_arguments_and_result(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    scripted_openai.reply(tool_calls=[("calculator", {"expression": "12 * 7"})])
+    scripted_openai.reply("12 times 7 is **84**.")
+    config = tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": scripted_openai.base_url})
+    app = AssistantApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.orchestrator.tools is not None, "the tools to start")
+        await ask(pilot, "What is 12 times 7?")
+        answer = await answer_finished(pilot, 1)
+
+        entry = app.query_one(ToolCallEntry)
+        assert "calculator (built-in)" in str(entry.title) and "result" in str(entry.title)
+        assert "84" in str(entry.details.render())
+        assert answer.text == "12 times 7 is **84**."
+        assert scripted_openai.requests[1]["messages"][-1]["content"] == "84"
+
+
+async def test_continue_restores_the_last_conversation(tmp_path: Path, model_path: Path) -> None:
+    config = tui_config(tmp_path, model_path)
+    async with AssistantApp(config).run_test(size=SIZE) as pilot:
+        await ask(pilot, "What is 12 times 7?")
+        first_answer = (await answer_finished(pilot, 1)).text
+
+    app = AssistantApp(config, resume=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: answers(pilot), "the restored conversation")
+        assert [m.text for m in app.query(UserMessage)] == ["What is 12 times 7?"]
+        assert answers(pilot)[0].text.strip() == first_answer.strip()
+        assert any("Continuing conversation" in n for n in notices(pilot))
+        assert len(app.session.context.get_messages()) == 3
+
+
+async def test_personas_switch_from_the_prompt_and_unknown_ones_list_the_choices(
+    tmp_path: Path, model_path: Path
+) -> None:
+    app = AssistantApp(tui_config(tmp_path, model_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "/persona concise")
+        await wait_until(pilot, lambda: "persona concise" in status_line(pilot), "the persona to change")
+        assert "at most two sentences" in app.session.context.system_message
+
+        await ask(pilot, "/persona pirate")
+        await wait_until(pilot, lambda: errors(pilot), "the error")
+        assert "unknown persona 'pirate'" in errors(pilot)[0] and "technical" in errors(pilot)[0]
+
+
+async def test_up_brings_back_the_previous_message(tmp_path: Path, model_path: Path) -> None:
+    app = AssistantApp(tui_config(tmp_path, model_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "/persona")
+        await pilot.press("up")
+        assert app.query_one("#prompt").text == "/persona"
+
+
+async def test_copy_last_answer_puts_it_on_the_clipboard(tmp_path: Path, model_path: Path) -> None:
+    app = AssistantApp(tui_config(tmp_path, model_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "What is 12 times 7?")
+        answer = await answer_finished(pilot, 1)
+        await pilot.press("f2")
+        assert app.clipboard == answer.text
+
+
+
+async def test_save_exports_the_conversation_as_markdown(tmp_path: Path, model_path: Path) -> None:
+    app = AssistantApp(tui_config(tmp_path, model_path))
+    target = tmp_path / "talk.md"
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "What is 12 times 7?")
+        answer = await answer_finished(pilot, 1)
+        await ask(pilot, f"/save {target}")
+        await wait_until(pilot, target.exists, "the export")
+
+    exported = target.read_text()
+    assert "What is 12 times 7?" in exported and answer.text.strip() in exported
+    assert "local/gemma-3-270m" in exported

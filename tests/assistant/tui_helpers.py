@@ -1,0 +1,70 @@
+"""Driving the TUI as a person would: type, press keys, wait for what appears."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from assistant.config import Config, load_config
+from assistant.tui.widgets import AssistantMessage, ErrorNote, Notice, StatusBar
+
+GIVE_UP_AFTER = 180.0  # a hang guard for the shared CI machine, not a speed requirement
+
+
+def tui_config(tmp_path: Path, model_path: Path, **overrides: Any) -> Config:
+    """The documented config with data in ``tmp_path``, the bundled model used in place, answers repeatable."""
+    settings = {
+        "data_dir": str(tmp_path / "data"),
+        "llm.local.model_path": str(model_path),
+        "llm.local.temperature": 0.0,
+        **overrides,
+    }
+    return load_config(Path(__file__).resolve().parents[2] / "config.yaml", settings)
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], Any], what: str) -> None:
+    deadline = time.monotonic() + GIVE_UP_AFTER
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def ask(pilot: Pilot, text: str) -> None:
+    """Type ``text`` into the prompt and press Enter."""
+    prompt = pilot.app.query_one("#prompt")
+    prompt.focus()
+    prompt.insert(text)
+    await pilot.press("enter")
+
+
+def answers(pilot: Pilot) -> list[AssistantMessage]:
+    return list(pilot.app.query(AssistantMessage))
+
+
+def errors(pilot: Pilot) -> list[str]:
+    return [note.message for note in pilot.app.query(ErrorNote)]
+
+
+def notices(pilot: Pilot) -> list[str]:
+    return [note.message for note in pilot.app.query(Notice)]
+
+
+def state(pilot: Pilot) -> str:
+    return pilot.app.query_one(StatusBar).status.state
+
+
+def status_line(pilot: Pilot) -> str:
+    return str(pilot.app.query_one(StatusBar).render())
+
+
+async def answer_finished(pilot: Pilot, count: int) -> AssistantMessage:
+    """Wait for the ``count``-th answer to be complete and the app idle again."""
+    await wait_until(
+        pilot, lambda: len(answers(pilot)) >= count and state(pilot) == "idle", f"answer {count}"
+    )
+    return answers(pilot)[count - 1]
