@@ -170,9 +170,23 @@ def _resume(session: Session, args: argparse.Namespace) -> None:
         print("No saved conversation yet: starting a new one.", file=sys.stderr)
 
 
+def _log_to_file(config: Config) -> Path:
+    """Send log records to a file: anything written to stderr would draw over the app."""
+    import logging
+
+    log_dir = config.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "assistant.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    return path
+
+
 async def _tui(config: Config, args: argparse.Namespace) -> int:
     from .tui.app import AssistantApp
 
+    _log_to_file(config)
     resume: str | bool = args.conversation or args.resume
     await AssistantApp(config, resume=resume).run_async()
     return 0

@@ -145,7 +145,7 @@ class Session:
 
     def tool_source(self, name: str) -> str:
         tools = self.orchestrator.tools
-        return tools.source(name) if tools is not None else "tool"
+        return tools.source(name) if tools is not None else ""
 
     async def close(self) -> None:
         await self.provider.close()

@@ -16,7 +16,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
@@ -56,13 +56,16 @@ class AssistantApp(App[None]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Stop", id="cancel", priority=True),
-        Binding("f2", "copy_last", "Copy answer", id="copy_last"),
-        Binding("f1", "help", "Help", id="help"),
-        Binding("ctrl+r", "toggle_reasoning", "Thinking", id="toggle_reasoning"),
-        Binding("ctrl+t", "toggle_theme", "Light/dark", id="toggle_theme"),
-        Binding("ctrl+n", "new_conversation", "New", id="new_conversation"),
-        Binding("ctrl+o", "open_conversation", "Open", id="open_conversation"),
+        Binding("escape", "cancel", "Stop", id="cancel", priority=True, tooltip="stop the answer being written"),
+        Binding("f2", "copy_last", "Copy answer", id="copy_last", tooltip="copy the last answer to the clipboard"),
+        Binding("f1", "help", "Help", id="help", tooltip="this screen"),
+        Binding("ctrl+r", "toggle_reasoning", "Thinking", id="toggle_reasoning",
+                tooltip="show or hide the thinking of reasoning models"),
+        Binding("ctrl+t", "toggle_theme", "Light/dark", id="toggle_theme", tooltip="switch between light and dark"),
+        Binding("ctrl+n", "new_conversation", "New", id="new_conversation",
+                tooltip="start a new conversation (the old one stays saved)"),
+        Binding("ctrl+o", "open_conversation", "Open", id="open_conversation",
+                tooltip="continue a saved conversation"),
     ]
 
     def __init__(self, config: Config, session: Session | None = None, resume: str | bool = False) -> None:
@@ -155,6 +158,7 @@ class AssistantApp(App[None]):
 
         await self.log_view.remove_children()
         answer: AssistantMessage | None = None
+        tool_entries: dict[str, ToolCallEntry] = {}
         for message in self.session.context.get_messages():
             if message.role is MessageRole.USER:
                 answer = None
@@ -166,7 +170,10 @@ class AssistantApp(App[None]):
                 if message.content:
                     await answer.append(message.content)
                 for call in message.tool_calls or []:
-                    await answer.tool_started(ToolStarted(call, self.session.tool_source(call.name)))
+                    started = ToolStarted(call, self.session.tool_source(call.name))
+                    tool_entries[call.id] = await answer.tool_started(started)
+            elif message.role is MessageRole.TOOL and message.tool_call_id in tool_entries:
+                tool_entries[message.tool_call_id].show_result(message.content)
         for answer in self.query(AssistantMessage):
             await answer.finish()
 
@@ -224,8 +231,8 @@ class AssistantApp(App[None]):
     def action_cancel(self) -> None:
         if self.turn is not None and not self.turn.is_finished:
             self.turn.cancel()
-        elif isinstance(self.screen, HelpScreen) or len(self.screen_stack) > 1:
-            self.pop_screen()
+        elif isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
 
     def action_copy_last(self) -> None:
         answer = self.last_answer()
@@ -259,20 +266,22 @@ class AssistantApp(App[None]):
             return
         if found:
             await self.show_conversation()
-            await self.show_notice(f"Continuing conversation {self.session.conversation_id}.")
+            title = self.session.store.get(self.session.conversation_id).display_title
+            await self.show_notice(f"Continuing “{title}”.")
             self.set_status()
         else:
             await self.show_notice("No saved conversation yet: this is a new one.")
 
     def key_help(self) -> list[tuple[str, str]]:
         keymap = self.config.tui.keys
-        rows = [(keymap.get(b.id or "", b.key), b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        rows = [(keymap.get(b.id or "", b.key), b.tooltip) for b in self.BINDINGS if isinstance(b, Binding)]
         rows += [
             ("enter", "send the message"),
             ("ctrl+j", "new line in the message"),
             ("up / down", "earlier messages"),
             ("ctrl+p", "command palette: backend, model, persona, theme"),
-            ("ctrl+c", "copy the selected text"),
+            ("ctrl+c", "copy the selected text (select with the mouse)"),
+            ("tab, then c", "focus a message, then copy all of it"),
             ("ctrl+q", "quit"),
         ]
         return rows

@@ -34,7 +34,7 @@ class PromptInput(TextArea):
             self.text = text
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(soft_wrap=True, show_line_numbers=False, compact=True, **kwargs)
+        super().__init__(soft_wrap=True, show_line_numbers=False, **kwargs)
         self.sent: list[str] = []
         self._browsing: int | None = None
         self._draft = ""

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Markdown, OptionList
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from .slash import COMMANDS
@@ -22,9 +22,11 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 80; max-width: 95%; height: auto; max-height: 90%;
+        width: 100; max-width: 95%; height: auto; max-height: 90%;
         border: round $accent; background: $surface; padding: 0 1;
     }
+    HelpScreen .heading { text-style: bold; color: $accent; margin: 1 0 0 0; }
+    HelpScreen .hint { color: $text-muted; margin: 1 0 0 0; }
     """
 
     def __init__(self, keys: Iterable[tuple[str, str]]) -> None:
@@ -32,18 +34,17 @@ class HelpScreen(ModalScreen[None]):
         self.keys = list(keys)
 
     def compose(self) -> ComposeResult:
-        lines = ["# Rosey: keys and commands", "", "| key | does |", "|---|---|"]
-        lines += [f"| `{key}` | {description} |" for key, description in self.keys]
-        lines += ["", "| command | does |", "|---|---|"]
-        lines += [f"| `{usage}` | {description} |" for usage, description in COMMANDS.items()]
-        lines += [
-            "",
-            "Select text with the mouse and press `ctrl+c` to copy it; focus a message "
-            "(click it or `tab`) and press `c` to copy all of it. Keys can be changed in "
-            "config.yaml under `tui.keys`. Press `escape` to close this screen.",
-        ]
+        keys = "\n".join(f"  {key:<14} {description}" for key, description in self.keys)
+        commands = "\n".join(f"  {usage:<14} {description}" for usage, description in COMMANDS.items())
         with VerticalScroll():
-            yield Markdown("\n".join(lines))
+            yield Static("Keys", classes="heading")
+            yield Static(keys, markup=False)
+            yield Static("Commands (type them in the prompt)", classes="heading")
+            yield Static(commands, markup=False)
+            yield Static(
+                "Keys can be changed in config.yaml under tui.keys. Escape closes this screen.",
+                classes="hint", markup=False,
+            )
 
 
 class PickerScreen(ModalScreen[str | None]):

@@ -80,14 +80,18 @@ class ToolCallEntry(Collapsible):
         super().__init__(self.details, title=self._heading("running"), collapsed=True)
 
     def _heading(self, state: str) -> str:
-        return f"🔧 {self.call.name} ({self.source}) — {state}"
+        source = f" ({self.source})" if self.source else ""
+        return f"🔧 {self.call.name}{source} — {state}"
 
     def finish(self, finished: ToolFinished) -> None:
+        self.show_result(finished.result.content, finished.result.is_error, finished.seconds)
+
+    def show_result(self, content: str, is_error: bool = False, seconds: float | None = None) -> None:
         arguments = json.dumps(self.call.arguments, ensure_ascii=False, indent=2)
-        label = "error" if finished.result.is_error else "result"
-        self.details.update(f"arguments:\n{arguments}\n\n{label}:\n{finished.result.content}")
-        self.title = self._heading(f"{label} in {finished.seconds:.2f} s")
-        self.set_class(finished.result.is_error, "error")
+        label = "error" if is_error else "result"
+        self.details.update(f"arguments:\n{arguments}\n\n{label}:\n{content}")
+        self.title = self._heading(f"{label} in {seconds:.2f} s" if seconds is not None else label)
+        self.set_class(is_error, "error")
 
 
 class AssistantMessage(ChatEntry):

@@ -123,7 +123,7 @@ async def test_continue_restores_the_last_conversation(tmp_path: Path, model_pat
         await wait_until(pilot, lambda: answers(pilot), "the restored conversation")
         assert [m.text for m in app.query(UserMessage)] == ["What is 12 times 7?"]
         assert answers(pilot)[0].text.strip() == first_answer.strip()
-        assert any("Continuing conversation" in n for n in notices(pilot))
+        assert any("Continuing “What is 12 times 7?”" in n for n in notices(pilot))
         assert len(app.session.context.get_messages()) == 3
 
 
