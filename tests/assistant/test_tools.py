@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import Field, ValidationError
 
+from assistant.builtin_tools import builtin_tools
 from assistant.tools import (
     ToolBox,
     ToolError,
     ToolResult,
     ToolSettings,
     build_toolbox,
-    builtin_tools,
     tool,
 )
 from llm import ToolCall, ToolDefinition
