@@ -31,9 +31,10 @@ MODEL = "scripted-model"
 
 @dataclass
 class ScriptedReply:
-    """One answer: text (sent in pieces), tool calls (arguments sent in fragments), or an HTTP error."""
+    """One answer: thinking and text (sent in pieces), tool calls (arguments in fragments), or an HTTP error."""
 
     text: str = ""
+    reasoning: str = ""
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     status: int = 200
     piece_delay: float = 0.0
@@ -104,6 +105,8 @@ def _pieces(text: str, count: int) -> Iterator[str]:
 
 def _events(reply: ScriptedReply) -> Iterator[dict[str, Any]]:
     yield _chunk({"role": "assistant", "content": ""})
+    for piece in _pieces(reply.reasoning, reply.pieces):
+        yield _chunk({"reasoning_content": piece})
     for piece in _pieces(reply.text, reply.pieces):
         yield _chunk({"content": piece})
     for index, (name, arguments) in enumerate(reply.tool_calls):

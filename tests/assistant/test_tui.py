@@ -171,3 +171,20 @@ async def test_save_exports_the_conversation_as_markdown(tmp_path: Path, model_p
     exported = target.read_text()
     assert "What is 12 times 7?" in exported and answer.text.strip() in exported
     assert "local/gemma-3-270m" in exported
+
+
+async def test_thinking_is_kept_apart_from_the_answer_and_folded_away(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    scripted_openai.reply("The answer is 84.", reasoning="12 times 7: 10 sevens are 70, plus 14 makes 84.")
+    config = tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": scripted_openai.base_url})
+    app = AssistantApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "What is 12 times 7?")
+        answer = await answer_finished(pilot, 1)
+
+        assert answer.text == "The answer is 84."
+        assert answer.thinking.collapsed and answer.thinking.display
+        assert "10 sevens are 70" in str(answer.query_one(".reasoning").render())
+        await pilot.press("ctrl+r")
+        assert not answer.thinking.collapsed
