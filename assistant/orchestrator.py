@@ -97,7 +97,7 @@ class _Turn:
     first_token_at: float | None = None
     texts: list[str] = field(default_factory=list)
     round_text: list[str] = field(default_factory=list)
-    tool_results: dict[str, str] = field(default_factory=dict)
+    tool_results: dict[str, ToolOutcome] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
@@ -187,14 +187,19 @@ class Orchestrator:
                     yield done
                     return
                 pending = list(result.tool_calls)
-                self._record(self.context.add_assistant_message(result.content, pending), self._info())
+                self._record(
+                    self.context.add_assistant_message(result.content, pending, result.reasoning_blocks), self._info()
+                )
                 turn.round_text.clear()
                 async with aclosing(self._run_tools(pending, turn.tool_results)) as events:
                     async for event in events:
                         yield event
                 for call in pending:
-                    content = turn.tool_results[call.id]
-                    self._record(self.context.add_tool_result(call.id, content, call.name), self._info())
+                    outcome = turn.tool_results[call.id]
+                    self._record(
+                        self.context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error),
+                        self._info(),
+                    )
                 pending = []
         except LLMError as error:
             finished = True
@@ -231,7 +236,7 @@ class Orchestrator:
                 if turn.round_text or not self.context.drop_oldest_turn():
                     raise
 
-    async def _run_tools(self, calls: list[ToolCall], results: dict[str, str]) -> AsyncIterator[TurnEvent]:
+    async def _run_tools(self, calls: list[ToolCall], results: dict[str, ToolOutcome]) -> AsyncIterator[TurnEvent]:
         """Run every call at once and report each as it finishes, its result put in ``results``."""
         assert self.tools is not None
         tools = self.tools
@@ -250,7 +255,7 @@ class Orchestrator:
         try:
             for next_done in asyncio.as_completed(tasks):
                 call, outcome, seconds = await next_done
-                results[call.id] = outcome.content
+                results[call.id] = outcome
                 yield ToolFinished(call, outcome, seconds)
         finally:
             for task in tasks:
@@ -258,8 +263,10 @@ class Orchestrator:
 
     def _close_interrupted_turn(self, turn: _Turn, pending: list[ToolCall]) -> None:
         for call in pending:
-            content = turn.tool_results.get(call.id, TOOL_INTERRUPTED)
-            self._record(self.context.add_tool_result(call.id, content, call.name), self._info())
+            outcome = turn.tool_results.get(call.id, _ToolFailure(TOOL_INTERRUPTED))
+            self._record(
+                self.context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error), self._info()
+            )
         if turn.round_text:
             content = "".join(turn.round_text) + INTERRUPTED_MARK
             self._record(self.context.add_assistant_message(content), self._info(interrupted=True))

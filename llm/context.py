@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .types import Image, Message, MessageRole, ToolCall
+from .types import Image, Message, MessageRole, ReasoningBlock, ToolCall
 
 
 class ConversationContext:
@@ -34,13 +34,27 @@ class ConversationContext:
         self._prune()
         return message
 
-    def add_assistant_message(self, content: str, tool_calls: Sequence[ToolCall] | None = None) -> Message:
-        message = Message(MessageRole.ASSISTANT, content, tool_calls=list(tool_calls) if tool_calls else None)
+    def add_assistant_message(
+        self,
+        content: str,
+        tool_calls: Sequence[ToolCall] | None = None,
+        reasoning_blocks: Sequence[ReasoningBlock] | None = None,
+    ) -> Message:
+        """Record an answer; ``reasoning_blocks`` keeps the thinking a backend must see again with its tool calls."""
+        message = Message(
+            MessageRole.ASSISTANT,
+            content,
+            tool_calls=list(tool_calls) if tool_calls else None,
+            reasoning_blocks=list(reasoning_blocks) if reasoning_blocks else None,
+        )
         self._current_turn().append(message)
         return message
 
-    def add_tool_result(self, tool_call_id: str, content: str, name: str | None = None) -> Message:
-        message = Message(MessageRole.TOOL, content, name=name, tool_call_id=tool_call_id)
+    def add_tool_result(
+        self, tool_call_id: str, content: str, name: str | None = None, is_error: bool = False
+    ) -> Message:
+        """Record a tool's answer; ``is_error`` tells the model the tool failed rather than answered."""
+        message = Message(MessageRole.TOOL, content, name=name, tool_call_id=tool_call_id, is_error=is_error)
         self._current_turn().append(message)
         return message
 

@@ -70,14 +70,42 @@ class ToolCall:
     arguments: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ReasoningBlock:
+    """One block of a model's thinking, kept to be sent back exactly as it came.
+
+    Anthropic refuses a tool-calling answer replayed without the thinking that
+    led to it, and checks each block against its ``signature``: the text must
+    not change by a byte. A *redacted* block's thinking was encrypted by the
+    backend; only ``redacted_data`` travels, and there is nothing to show.
+    """
+
+    text: str = ""
+    signature: str = ""
+    redacted_data: str | None = None
+
+    @property
+    def is_redacted(self) -> bool:
+        return self.redacted_data is not None
+
+
 @dataclass(slots=True)
 class Message:
+    """One message of a conversation.
+
+    ``reasoning_blocks`` is the thinking behind an assistant's answer, for the
+    backends that need it back (Anthropic, during a tool call); others ignore
+    it. ``is_error`` marks a tool result that reports a failure.
+    """
+
     role: MessageRole
     content: str
     name: str | None = None
     tool_call_id: str | None = None
     tool_calls: list[ToolCall] | None = None
     images: list[Image] | None = None
+    reasoning_blocks: list[ReasoningBlock] | None = None
+    is_error: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +128,8 @@ class CompletionResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning: str = ""
+    reasoning_blocks: list[ReasoningBlock] | None = None
+    """The thinking as blocks to send back with the answer (``reasoning`` is their text, for showing)."""
 
     @property
     def has_tool_calls(self) -> bool:

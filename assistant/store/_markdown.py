@@ -29,7 +29,8 @@ def _message_blocks(stored: StoredMessage, tool_names: dict[str, str]) -> list[s
         return ["**System prompt**", _quote(message.content)]
     if message.role is MessageRole.TOOL:
         name = message.name or tool_names.get(message.tool_call_id or "", "tool")
-        return [f"Result of `{name}`:", _fenced(message.content, "")]
+        label = "Error from" if message.is_error else "Result of"
+        return [f"{label} `{name}`:", _fenced(message.content, "")]
     if message.role is MessageRole.USER:
         blocks = ["**You**"]
     else:

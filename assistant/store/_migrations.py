@@ -69,7 +69,17 @@ def m001_conversations(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_conversations,)
+def m002_tool_errors_and_reasoning(db: sqlite3.Connection) -> None:
+    """Tool results that report a failure, and the thinking an answer's tool calls must be replayed with.
+
+    Older messages get no reasoning and count as successful results: the first
+    release did not tell them apart.
+    """
+    db.execute("ALTER TABLE messages ADD COLUMN is_error INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE messages ADD COLUMN reasoning_blocks TEXT")
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_conversations, m002_tool_errors_and_reasoning)
 
 
 def schema_version(db: sqlite3.Connection) -> int:

@@ -14,7 +14,9 @@ def restore_context(store: ConversationStore, conversation_id: str, context: Con
 
     A kill between a tool call and its result leaves a call with no answer,
     which every backend rejects; such a call gets a result saying it never
-    finished, so the resumed conversation can go on.
+    finished, so the resumed conversation can go on. Each message comes back
+    whole: a tool call's thinking, which Anthropic needs to see again while
+    the call is answered, and whether a tool result was an error.
     """
     unanswered: list[ToolCall] = []
     for stored in store.messages(conversation_id):
@@ -30,4 +32,6 @@ def restore_context(store: ConversationStore, conversation_id: str, context: Con
 
 def _answer_missing(calls: list[ToolCall], context: ConversationContext) -> None:
     for call in calls:
-        context.add_message(Message(MessageRole.TOOL, MISSING_RESULT, name=call.name, tool_call_id=call.id))
+        context.add_message(
+            Message(MessageRole.TOOL, MISSING_RESULT, name=call.name, tool_call_id=call.id, is_error=True)
+        )

@@ -9,7 +9,6 @@ so a caller may also use them from worker threads.
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from llm import Image, Message, MessageRole, ToolCall
+from llm import Message, MessageRole
 
 from ._markdown import conversation_markdown
 from ._migrations import migrate
@@ -31,6 +30,7 @@ from ._records import (
     StoreError,
     TurnTimings,
 )
+from ._rows import INSERT_MESSAGE, message_row, read_messages
 
 FILE_NAME = "conversations.db"
 TITLE_LENGTH = 60
@@ -147,21 +147,11 @@ class ConversationStore:
             row = db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
                 raise _not_found(conversation_id)
-            message_id = db.execute(
-                """
-                INSERT INTO messages (
-                    conversation_id, role, content, name, tool_call_id, tool_calls, backend, model,
-                    created_at, time_to_first_token, tokens_per_second, total_seconds,
-                    prompt_tokens, completion_tokens, interrupted
-                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                (
-                    conversation_id, role.value, message.content, message.name, message.tool_call_id,
-                    _tool_calls_json(message.tool_calls), backend, model, stamp,
-                    timings.time_to_first_token, timings.tokens_per_second, timings.total_seconds,
-                    timings.prompt_tokens, timings.completion_tokens, int(interrupted),
-                ),
-            ).lastrowid
+            values = message_row(
+                conversation_id, message, backend=backend, model=model, stamp=stamp, timings=timings,
+                interrupted=interrupted,
+            )
+            message_id = db.execute(INSERT_MESSAGE, values).lastrowid
             db.executemany(
                 "INSERT INTO message_images (message_id, position, media_type, data) VALUES (?, ?, ?, ?)",
                 [(message_id, i, image.media_type, image.data) for i, image in enumerate(message.images or [])],
@@ -195,7 +185,7 @@ class ConversationStore:
         """The conversation's messages in the order they were added."""
         with self._read() as db:
             _require(db, conversation_id)
-            return _read_messages(db, conversation_id)
+            return read_messages(db, conversation_id)
 
     def list(self, limit: int = 50, *, include_empty: bool = False) -> list[ConversationSummary]:
         """Conversations, most recently updated first.
@@ -226,7 +216,7 @@ class ConversationStore:
         with self._read() as db:
             _require(db, conversation_id)
             summary = _read_summary(db, conversation_id)
-            messages = _read_messages(db, conversation_id)
+            messages = read_messages(db, conversation_id)
         return conversation_markdown(summary, messages)
 
     # -- private -----------------------------------------------------------
@@ -292,12 +282,6 @@ def _clean_title(title: str) -> str:
     return line
 
 
-def _tool_calls_json(calls: list[ToolCall] | None) -> str | None:
-    if not calls:
-        return None
-    return json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls], ensure_ascii=False)
-
-
 def _not_found(conversation_id: str) -> ConversationNotFound:
     return ConversationNotFound(
         f"no saved conversation has the id {conversation_id!r}; pick one from the list of saved conversations"
@@ -346,46 +330,4 @@ def _summary(row: sqlite3.Row) -> ConversationSummary:
         message_count=row["message_count"],
         backend=row["backend"],
         model=row["model"],
-    )
-
-
-def _read_messages(db: sqlite3.Connection, conversation_id: str) -> list[StoredMessage]:
-    images: dict[int, list[Image]] = {}
-    for row in db.execute(
-        """
-        SELECT i.message_id, i.media_type, i.data FROM message_images i
-        JOIN messages m ON m.id = i.message_id
-        WHERE m.conversation_id = ? ORDER BY i.message_id, i.position
-        """,
-        (conversation_id,),
-    ):
-        images.setdefault(row["message_id"], []).append(Image(data=bytes(row["data"]), media_type=row["media_type"]))
-    rows = db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
-    return [_stored_message(row, images.get(row["id"])) for row in rows]
-
-
-def _stored_message(row: sqlite3.Row, images: list[Image] | None) -> StoredMessage:
-    calls = json.loads(row["tool_calls"]) if row["tool_calls"] else None
-    timings = TurnTimings(
-        time_to_first_token=row["time_to_first_token"],
-        tokens_per_second=row["tokens_per_second"],
-        total_seconds=row["total_seconds"],
-        prompt_tokens=row["prompt_tokens"],
-        completion_tokens=row["completion_tokens"],
-    )
-    return StoredMessage(
-        id=row["id"],
-        message=Message(
-            role=MessageRole(row["role"]),
-            content=row["content"],
-            name=row["name"],
-            tool_call_id=row["tool_call_id"],
-            tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for c in calls] if calls else None,
-            images=images,
-        ),
-        backend=row["backend"],
-        model=row["model"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        timings=None if timings.is_empty else timings,
-        interrupted=bool(row["interrupted"]),
     )

@@ -10,6 +10,13 @@ The protocol differs from OpenAI's in ways that shape this module:
 - ``max_tokens`` is required. With extended thinking it counts the thinking
   too and must exceed the thinking budget, so the budget is added on top of
   the answer's ``max_tokens``; and ``temperature`` must then be left out.
+- With extended thinking, an answer that called tools must be sent back with
+  its ``thinking`` blocks (text and ``signature``, which arrives last as a
+  ``signature_delta``) and ``redacted_thinking`` blocks (opaque ``data``)
+  byte for byte, before its ``tool_use`` blocks, or the next request is
+  refused. They are captured as ``ReasoningBlock`` values and replayed only
+  while thinking is enabled: without it they are not needed.
+- A failed tool's result is a ``tool_result`` with ``is_error: true``.
 - The answer streams as content blocks (text, thinking, tool_use), each
   opened by ``content_block_start``, grown by ``content_block_delta`` and
   closed by ``content_block_stop``. A tool call's input arrives as
@@ -47,6 +54,7 @@ from ..types import (
     CompletionResult,
     Message,
     MessageRole,
+    ReasoningBlock,
     ReasoningDelta,
     StreamEnd,
     StreamEvent,
@@ -69,14 +77,30 @@ _PROMPT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_re
 """With prompt caching, ``input_tokens`` counts only the uncached part of the prompt."""
 
 
-def _blocks_of(message: Message) -> tuple[str, list[dict[str, Any]]]:
+def _reasoning_block(block: ReasoningBlock) -> dict[str, Any]:
+    if block.is_redacted:
+        return {"type": "redacted_thinking", "data": block.redacted_data}
+    return {"type": "thinking", "thinking": block.text, "signature": block.signature}
+
+
+def _tool_result(message: Message) -> dict[str, Any]:
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+    if message.is_error:
+        result["is_error"] = True
+    return result
+
+
+def _blocks_of(message: Message, with_reasoning: bool) -> tuple[str, list[dict[str, Any]]]:
     """The role and content blocks of one non-system message."""
     if message.role is MessageRole.TOOL:
-        return "user", [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}]
-    blocks: list[dict[str, Any]] = [
+        return "user", [_tool_result(message)]
+    blocks: list[dict[str, Any]] = []
+    if with_reasoning and message.role is MessageRole.ASSISTANT:
+        blocks.extend(_reasoning_block(block) for block in message.reasoning_blocks or ())
+    blocks.extend(
         {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.base64}}
         for image in message.images or ()
-    ]
+    )
     if message.content.strip():  # the API rejects empty and whitespace-only text blocks
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls or ():
@@ -84,14 +108,19 @@ def _blocks_of(message: Message) -> tuple[str, list[dict[str, Any]]]:
     return ("assistant" if message.role is MessageRole.ASSISTANT else "user"), blocks
 
 
-def messages_to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
-    """The top-level system prompt and the alternating user/assistant messages."""
+def messages_to_anthropic(
+    messages: Sequence[Message], with_reasoning: bool = False
+) -> tuple[str, list[dict[str, Any]]]:
+    """The top-level system prompt and the alternating user/assistant messages.
+
+    ``with_reasoning`` replays assistants' thinking blocks, which extended thinking requires.
+    """
     system = "\n\n".join(m.content for m in messages if m.role is MessageRole.SYSTEM and m.content)
     wire: list[dict[str, Any]] = []
     for message in messages:
         if message.role is MessageRole.SYSTEM:
             continue
-        role, blocks = _blocks_of(message)
+        role, blocks = _blocks_of(message, with_reasoning)
         if not blocks:
             continue
         if wire and wire[-1]["role"] == role:
@@ -121,12 +150,29 @@ class _PartialToolUse:
 
 
 @dataclass
+class _PartialReasoning:
+    """A thinking block as its deltas arrive: text fragments, then a ``signature_delta`` just before it closes.
+
+    A redacted block arrives whole, its ``data`` in ``content_block_start``.
+    """
+
+    fragments: list[str] = field(default_factory=list)
+    signature: str = ""
+    redacted_data: str | None = None
+
+    def finish(self) -> ReasoningBlock:
+        return ReasoningBlock(text="".join(self.fragments), signature=self.signature, redacted_data=self.redacted_data)
+
+
+@dataclass
 class _StreamState:
     """What has arrived so far in one streamed answer."""
 
     model: str
     text: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    open_reasoning: dict[int, _PartialReasoning] = field(default_factory=dict)
+    reasoning_blocks: list[ReasoningBlock] = field(default_factory=list)
     tool_uses: dict[int, _PartialToolUse] = field(default_factory=dict)
     calls: list[ToolCall] = field(default_factory=list)
     stop_reason: str | None = None
@@ -147,7 +193,8 @@ class AnthropicProvider(HTTPProvider):
         return {"x-api-key": self.api_key() or "", "anthropic-version": self.settings.api_version}
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
-        system, messages = messages_to_anthropic(request.messages)
+        budget = self.settings.thinking_budget
+        system, messages = messages_to_anthropic(request.messages, with_reasoning=bool(budget))
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -158,7 +205,6 @@ class AnthropicProvider(HTTPProvider):
             body["system"] = system
         if request.tools:
             body["tools"] = [tool_to_anthropic(t) for t in request.tools]
-        budget = self.settings.thinking_budget
         if budget:
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}
             body["max_tokens"] = request.max_tokens + budget
@@ -194,7 +240,11 @@ class AnthropicProvider(HTTPProvider):
         elif kind == "content_block_delta":
             return self._add_delta(data.get("index"), data.get("delta") or {}, state)
         elif kind == "content_block_stop":
-            partial = state.tool_uses.pop(data.get("index"), None)
+            index = data.get("index")
+            thinking = state.open_reasoning.pop(index, None)
+            if thinking is not None:
+                state.reasoning_blocks.append(thinking.finish())
+            partial = state.tool_uses.pop(index, None)
             if partial is not None:
                 state.calls.append(partial.finish(self.display_name))
                 return [ToolCallEvent(state.calls[-1])]
@@ -219,7 +269,10 @@ class AnthropicProvider(HTTPProvider):
         if block.get("type") == "text":
             return self._add_delta(index, {"type": "text_delta", "text": block.get("text")}, state)
         if block.get("type") == "thinking":
+            state.open_reasoning[index] = _PartialReasoning(signature=str(block.get("signature") or ""))
             return self._add_delta(index, {"type": "thinking_delta", "thinking": block.get("thinking")}, state)
+        if block.get("type") == "redacted_thinking":
+            state.open_reasoning[index] = _PartialReasoning(redacted_data=str(block.get("data") or ""))
         return []
 
     def _add_delta(self, index: Any, delta: dict[str, Any], state: _StreamState) -> list[StreamEvent]:
@@ -229,7 +282,11 @@ class AnthropicProvider(HTTPProvider):
             return [TextDelta(delta["text"])]
         if kind == "thinking_delta" and isinstance(delta.get("thinking"), str) and delta["thinking"]:
             state.reasoning.append(delta["thinking"])
+            if index in state.open_reasoning:
+                state.open_reasoning[index].fragments.append(delta["thinking"])
             return [ReasoningDelta(delta["thinking"])]
+        if kind == "signature_delta" and index in state.open_reasoning and isinstance(delta.get("signature"), str):
+            state.open_reasoning[index].signature = delta["signature"]
         if kind == "input_json_delta" and index in state.tool_uses and delta.get("partial_json"):
             state.tool_uses[index].fragments.append(delta["partial_json"])
         return []
@@ -257,6 +314,7 @@ class AnthropicProvider(HTTPProvider):
             prompt_tokens=prompt,
             completion_tokens=completion,
             reasoning="".join(state.reasoning),
+            reasoning_blocks=state.reasoning_blocks or None,
         )
 
     def _stream_error(self, error: Any) -> LLMError:

@@ -24,7 +24,7 @@ from assistant.store import (
     migrate,
     restore_context,
 )
-from llm import ConversationContext, Image, Message, MessageRole, ToolCall
+from llm import ConversationContext, Image, Message, MessageRole, ReasoningBlock, ToolCall
 
 REPO = Path(__file__).resolve().parents[2]
 PICTURE = Image.from_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
@@ -32,6 +32,10 @@ TIMINGS = TurnTimings(
     time_to_first_token=0.42, tokens_per_second=31.5, total_seconds=1.25, prompt_tokens=120, completion_tokens=18
 )
 CALL = ToolCall(id="call_1", name="current_time", arguments={"timezone": "Europe/Paris"})
+THOUGHT = [
+    ReasoningBlock(text="Paris is UTC+1 in winter — call current_time.\n", signature="EqQBCgIYAhIM1gb+/="),
+    ReasoningBlock(redacted_data="EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfW"),
+]
 
 
 @pytest.fixture
@@ -253,6 +257,30 @@ PRAGMA user_version = 1;
 """
 
 
+def test_a_first_release_history_is_upgraded_to_keep_tool_errors_and_thinking(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.db"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(FIRST_RELEASE_SCHEMA)
+    raw.close()
+
+    with ConversationStore(path) as store:
+        old = store.messages("a1b2c3d4e5f6")
+        store.add_message("a1b2c3d4e5f6", Message(MessageRole.ASSISTANT, "", tool_calls=[CALL],
+                                                  reasoning_blocks=THOUGHT))
+        store.add_message("a1b2c3d4e5f6", Message(MessageRole.TOOL, "unknown timezone", name="current_time",
+                                                  tool_call_id="call_1", is_error=True))
+    with ConversationStore(path) as reopened:
+        stored = reopened.messages("a1b2c3d4e5f6")
+
+    assert [s.message.content for s in stored[:2]] == [s.message.content for s in old]
+    assert [(s.message.is_error, s.message.reasoning_blocks) for s in old] == [(False, None), (False, None)]
+    assert stored[2].message.reasoning_blocks == THOUGHT
+    assert stored[3].message.is_error
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+    raw.close()
+
+
 def test_a_history_written_by_the_first_release_opens_with_its_data(tmp_path: Path) -> None:
     path = tmp_path / "conversations.db"
     with sqlite3.connect(path) as raw:
@@ -409,10 +437,31 @@ def test_a_tool_call_cut_off_by_a_kill_gets_a_result_so_the_resumed_conversation
     restore_context(store, conversation_id, context)
     context.add_user_message("Hello again")
 
-    roles = [(m.role, m.tool_call_id, m.content) for m in context.get_messages()]
+    roles = [(m.role, m.tool_call_id, m.content, m.is_error) for m in context.get_messages()]
     assert roles == [
-        (MessageRole.USER, None, "What time is it?"),
-        (MessageRole.ASSISTANT, None, ""),
-        (MessageRole.TOOL, "call_1", MISSING_RESULT),
-        (MessageRole.USER, None, "Hello again"),
+        (MessageRole.USER, None, "What time is it?", False),
+        (MessageRole.ASSISTANT, None, "", False),
+        (MessageRole.TOOL, "call_1", MISSING_RESULT, True),
+        (MessageRole.USER, None, "Hello again", False),
     ]
+
+
+def test_a_tool_calls_thinking_and_a_failed_result_survive_a_restart_and_a_resume(tmp_path: Path) -> None:
+    asked = Message(MessageRole.ASSISTANT, "Let me check.", tool_calls=[CALL], reasoning_blocks=THOUGHT)
+    failed = Message(MessageRole.TOOL, "current_time failed: unknown timezone", name="current_time",
+                     tool_call_id="call_1", is_error=True)
+    with ConversationStore.open_default(tmp_path) as first_run:
+        conversation_id = first_run.create()
+        say(first_run, conversation_id, MessageRole.USER, "What time is it in Paris?")
+        first_run.add_message(conversation_id, asked, backend="anthropic", model="claude-sonnet-4-5")
+        first_run.add_message(conversation_id, failed)
+    context = ConversationContext()
+
+    with ConversationStore.open_default(tmp_path) as second_run:
+        stored = [s.message for s in second_run.messages(conversation_id)]
+        restore_context(second_run, conversation_id, context)
+        markdown = second_run.export_markdown(conversation_id)
+
+    assert stored[1:] == [asked, failed]
+    assert context.get_messages()[1:] == [asked, failed]
+    assert "Error from `current_time`:" in markdown

@@ -1,6 +1,6 @@
 """ConversationContext: what the model sees of the conversation."""
 
-from llm import ConversationContext, MessageRole, ToolCall
+from llm import ConversationContext, MessageRole, ReasoningBlock, ToolCall
 
 
 def roles(context: ConversationContext) -> list[MessageRole]:
@@ -59,3 +59,18 @@ def test_clear_forgets_the_conversation_but_not_the_system_message() -> None:
     context.clear()
     assert [m.content for m in context.get_messages()] == ["sys"]
     assert len(context) == 0
+
+
+def test_a_tool_call_keeps_its_thinking_and_a_failed_result_says_so() -> None:
+    context = ConversationContext()
+    context.add_user_message("weather in Atlantis?")
+    thought = [ReasoningBlock("Call get_weather.", "sig-1"), ReasoningBlock(redacted_data="opaque")]
+    call = ToolCall(id="c1", name="get_weather", arguments={"city": "Atlantis"})
+    context.add_assistant_message("", tool_calls=[call], reasoning_blocks=thought)
+    context.add_tool_result("c1", "no weather station in Atlantis", name="get_weather", is_error=True)
+    context.add_assistant_message("I could not find Atlantis.")
+
+    asked, failed, answered = context.get_messages()[1:]
+    assert asked.reasoning_blocks == thought
+    assert failed.is_error
+    assert answered.reasoning_blocks is None and not answered.is_error
