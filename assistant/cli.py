@@ -7,6 +7,10 @@
     assistant models             the configured backend's models
     assistant doctor             what works, what is missing, and how to fix it
     assistant bot                the Rosey chat-bot plugin on NATS, headless
+    assistant transcribe FILE    what is said in a recording (wav, flac, mp3)
+    assistant say "text" [-o F]  speak text (or write it to a WAV file)
+    assistant listen --input IN.wav --output OUT.wav --json   one spoken turn through the voice loop
+    assistant voice              the voice loop on the microphone and speaker, without the app
 
 Heavy modules are imported inside the commands, so ``assistant --help``
 answers at once.
@@ -53,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     conversations.add_argument("-o", "--output", metavar="FILE", help="export: write to FILE instead of stdout")
     commands.add_parser("models", parents=[common], help="list the backend's models")
     commands.add_parser("doctor", parents=[common], help="check the setup and say how to fix what is missing")
+    transcribe = commands.add_parser("transcribe", parents=[common], help="print what is said in a recording")
+    transcribe.add_argument("file", help="a wav, flac or mp3 file")
+    say = commands.add_parser("say", parents=[common], help="speak text, or write it to a WAV file")
+    say.add_argument("text", help='what to say; "-" reads it from standard input')
+    say.add_argument("-o", "--output", metavar="FILE", help="write a WAV file instead of playing it")
+    listen = commands.add_parser("listen", parents=[common], help="one spoken turn from a WAV file, answered into one")
+    listen.add_argument("--input", required=True, metavar="IN.wav", help="the person's speech (fed in real time)")
+    listen.add_argument("--output", required=True, metavar="OUT.wav", help="what the speaker would have played")
+    listen.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    commands.add_parser("voice", parents=[common], help="talk on the microphone and speaker, without the app")
     bot = commands.add_parser("bot", parents=[common], help="run the Rosey chat-bot plugin on NATS, headless")
     bot.add_argument("--nats-url", default=None, help="NATS server URL (overrides rosey.nats_url)")
     return parser
@@ -69,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or ("tui" if interactive and not args.plain else "talk")
     runners = {
         "tui": _tui, "talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor, "bot": _bot,
-        "conversations": _conversations,
+        "conversations": _conversations, "transcribe": _transcribe, "say": _say, "listen": _listen,
+        "voice": _voice,
     }
     try:
         return asyncio.run(runners[command](config, args))
@@ -243,6 +258,66 @@ async def _doctor(config: Config, args: argparse.Namespace) -> int:
     from .doctor import run_checks
 
     return await run_checks(config)
+
+
+async def _transcribe(config: Config, args: argparse.Namespace) -> int:
+    from audio import AudioError, transcribe_file
+
+    try:
+        transcript = await asyncio.to_thread(transcribe_file, args.file, config.audio_settings())
+    except AudioError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(transcript.text)
+    return 0
+
+
+async def _say(config: Config, args: argparse.Namespace) -> int:
+    from audio import AudioError, say
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        print("error: nothing to say", file=sys.stderr)
+        return 2
+    try:
+        await say(text, config.audio_settings(), args.output)
+    except AudioError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _listen(config: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from audio import AudioError
+
+    from .voice_commands import listen
+
+    session = _session(config)
+    try:
+        report = await listen(config, session, Path(args.input), Path(args.output))
+    except AudioError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await session.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"you: {report['transcript']}\nrosey: {report['reply']}\nfirst audio: {report['first_audio_ms']} ms")
+    return 0 if report.get("transcript") else 1
+
+
+async def _voice(config: Config, args: argparse.Namespace) -> int:
+    from .voice_commands import voice
+
+    session = _session(config)
+    _resume(session, args)
+    try:
+        return await voice(config, session)
+    finally:
+        await session.close()
 
 
 async def _bot(config: Config, args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ from assistant.personas import (
 )
 from assistant.rosey.settings import RoseySettings
 from assistant.tools import ToolSettings
+from assistant.voice_settings import VoiceSettings
+from audio.settings import AudioSettings
 from llm.settings import (
     BACKEND_ALIASES,
     BACKEND_SETTINGS,
@@ -119,6 +121,8 @@ class Config(_Section):
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     rosey: RoseySettings = Field(default_factory=RoseySettings)
     tui: TUIConfig = Field(default_factory=TUIConfig)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
 
     source: Path | None = Field(default=None, exclude=True)
 
@@ -126,6 +130,10 @@ class Config(_Section):
     @classmethod
     def _default_data_dir(cls, value: Any) -> Any:
         return Path(platformdirs.user_data_dir(APP_NAME)) if value in (None, "") else value
+
+    def audio_settings(self) -> AudioSettings:
+        """The audio settings with the model cache in the data directory unless set."""
+        return self.audio.model_copy(update={"cache_dir": self.audio.cache_dir or self.data_dir / "models"})
 
     def provider_config(self) -> dict[str, Any]:
         """The parsed config as the plain dict ``ProviderFactory.create_from_config`` takes."""

@@ -6,7 +6,6 @@ something is broken, so it must report everything it can in one go.
 
 from __future__ import annotations
 
-import ctypes.util
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -70,20 +69,15 @@ def check_embedded_model(config: Config) -> Check:
     return Check("embedded model", True, str(path))
 
 
-def check_portaudio() -> Check:
-    if ctypes.util.find_library("portaudio"):
-        return Check("PortAudio (microphone, speaker)", True, "found")
-    return Check(
-        "PortAudio (microphone, speaker)",
-        False,
-        "libportaudio2 is missing: voice is off, typing still works",
-        "sudo apt-get install libportaudio2   (macOS: brew install portaudio)",
-    )
+def check_voice(config: Config) -> list[Check]:
+    from audio import check_audio
+
+    return [Check(c.name, c.ok, c.detail, c.fix) for c in check_audio(config.audio_settings())]
 
 
 async def run_checks(config: Config) -> int:
     """Print every check; exit status 1 when the configured backend cannot answer."""
-    checks = [check_config(config), await check_backend(config), check_embedded_model(config), check_portaudio()]
+    checks = [check_config(config), await check_backend(config), check_embedded_model(config), *check_voice(config)]
     for check in checks:
         mark = "ok " if check.ok else "!! "
         print(f"{mark} {check.name}: {check.detail}")

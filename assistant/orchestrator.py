@@ -98,6 +98,7 @@ class _Turn:
     texts: list[str] = field(default_factory=list)
     round_text: list[str] = field(default_factory=list)
     tool_results: dict[str, ToolOutcome] = field(default_factory=dict)
+    spoken: Callable[[], str] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
@@ -143,12 +144,17 @@ class Orchestrator:
         return self.tools.definitions()
 
     async def run_turn(
-        self, text: str, images: Sequence[Image] = (), files: Sequence[str | Path] = ()
+        self,
+        text: str,
+        images: Sequence[Image] = (),
+        files: Sequence[str | Path] = (),
+        spoken: Callable[[], str] | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Answer ``text`` (with ``files`` put before it and ``images`` attached) as events.
 
         A file that cannot be read is a ``TurnError`` before anything is added to the
-        conversation, so the person can fix the path and ask again.
+        conversation, so the person can fix the path and ask again. ``spoken`` tells
+        what a listener has heard so far: an interrupted spoken answer keeps only that.
         """
         try:
             for path in reversed(files):
@@ -164,7 +170,7 @@ class Orchestrator:
             ))
             return
         self._record(self.context.add_user_message(text, images or None), MessageInfo())
-        turn = _Turn(model=self.provider.model)
+        turn = _Turn(model=self.provider.model, spoken=spoken)
         pending: list[ToolCall] = []
         finished = False
         try:
@@ -267,8 +273,9 @@ class Orchestrator:
             self._record(
                 self.context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error), self._info()
             )
-        if turn.round_text:
-            content = "".join(turn.round_text) + INTERRUPTED_MARK
+        kept = turn.spoken() if turn.spoken is not None else "".join(turn.round_text)
+        if kept or turn.round_text:
+            content = kept + INTERRUPTED_MARK
             self._record(self.context.add_assistant_message(content), self._info(interrupted=True))
 
     def _info(self, done: TurnDone | None = None, interrupted: bool = False) -> MessageInfo:

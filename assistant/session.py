@@ -19,11 +19,12 @@ from llm import (
     LLMError,
     LLMProvider,
     Message,
+    MessageRole,
     ProviderFactory,
 )
 
 from .config import Config
-from .orchestrator import MessageInfo, Orchestrator, Tools, TurnEvent
+from .orchestrator import INTERRUPTED_MARK, MessageInfo, Orchestrator, Tools, TurnEvent
 from .personas import Persona, PersonaBook
 
 if TYPE_CHECKING:
@@ -57,8 +58,9 @@ class Session:
             context,
             tools,
             max_tool_rounds=config.assistant.max_tool_rounds,
-            on_message=self._save,
+            on_message=self.save_message,
         )
+        self._last_answer: tuple[Message, int | None] | None = None
 
     @property
     def provider(self) -> LLMProvider:
@@ -159,9 +161,24 @@ class Session:
             raw["llm"].setdefault(backend, {})["model"] = model
         return ProviderFactory.create(backend, raw)
 
-    def _save(self, message: Message, info: MessageInfo) -> None:
-        if self.store is None:
+    def amend_last_answer(self, heard: str) -> None:
+        """The last answer was cut off while being spoken: keep only the words that were heard."""
+        if self._last_answer is None:
             return
+        message, message_id = self._last_answer
+        message.content = heard + INTERRUPTED_MARK
+        if self.store is not None and message_id is not None:
+            self.store.mark_interrupted(message_id, message.content)
+
+    def save_message(self, message: Message, info: MessageInfo) -> None:
+        """Keep ``message`` in the conversation's record (the orchestrator calls this for each one)."""
+        message_id = self._store_message(message, info)
+        if message.role is MessageRole.ASSISTANT and not message.tool_calls:
+            self._last_answer = (message, message_id)
+
+    def _store_message(self, message: Message, info: MessageInfo) -> int | None:
+        if self.store is None:
+            return None
         from .store import TurnTimings
 
         if self.conversation_id is None:
@@ -175,7 +192,7 @@ class Session:
                 prompt_tokens=info.done.prompt_tokens,
                 completion_tokens=info.done.completion_tokens,
             )
-        self.store.add_message(
+        return self.store.add_message(
             self.conversation_id, message,
             backend=info.backend, model=info.model, timings=timings, interrupted=info.interrupted,
         )

@@ -164,6 +164,11 @@ class ConversationStore:
             )
         return message_id
 
+    def mark_interrupted(self, message_id: int, content: str) -> None:
+        """An answer was cut off after it was saved (the person spoke over it): keep only what was heard."""
+        with self._write() as db:
+            db.execute("UPDATE messages SET content = ?, interrupted = 1 WHERE id = ?", (content, message_id))
+
     def set_title(self, conversation_id: str, title: str) -> None:
         self._update(conversation_id, "title", _clean_title(title))
 

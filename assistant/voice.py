@@ -1,0 +1,458 @@
+"""The voice loop: listen, answer out loud while the answer is still being written, yield to the person.
+
+    microphone → Endpointer → Transcriber → Session.run_turn → SpeechChunker → Synthesizer → speaker
+
+Everything streams: the first sentence is spoken while the model writes the
+second. Two things make it feel quick and polite:
+
+* **Early start.** When the person pauses (``SpeechPaused``), the utterance
+  so far is transcribed and answered at once, behind a closed gate: nothing
+  is shown, saved or played. If the pause turns out to be the end of the
+  turn, the gate opens and the answer is already under way; if they go on
+  speaking, the early work is thrown away.
+* **Barge-in.** Speech from the person while the assistant talks stops the
+  speaker, the model and the synthesizer; the conversation keeps only the
+  words that were actually heard, marked as interrupted, and what the person
+  says becomes the next turn. Input that repeats the assistant's own recent
+  words (its voice leaking into the microphone) is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llm import ConversationContext, Message, MessageRole
+
+from .events import TurnDone, TurnError, TurnText
+from .orchestrator import MessageInfo, Orchestrator
+from .voice_settings import VoiceSettings
+
+if TYPE_CHECKING:
+    from audio import AudioInput, AudioOutput, Endpointer, Synthesizer, Transcriber
+
+    from .session import Session
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The microphone is open and nobody is speaking."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hearing:
+    """The person is speaking."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """The person's words, as the next turn."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """Something was heard but is not a turn (silence, noise, our own echo); ``reason`` says which."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Speaking:
+    """The first audio of an answer went to the speaker."""
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The person spoke over the answer; ``spoken`` is what they heard of it."""
+
+    spoken: str
+
+
+@dataclass(slots=True)
+class Latency:
+    """One spoken turn's timeline, in milliseconds; ``first_audio_ms`` runs from the true end of speech."""
+
+    transcript: str = ""
+    reply: str = ""
+    first_audio_ms: float | None = None
+    endpoint_wait_ms: float = 0.0
+    stt_ms: float = 0.0
+    ttft_ms: float | None = None
+    first_chunk_ms: float | None = None
+    tts_first_ms: float | None = None
+    early_start: bool = False
+    interrupted: bool = False
+
+    @property
+    def stages_ms(self) -> float:
+        """The stages end to end, as a strictly sequential pipeline would take them."""
+        parts = (self.endpoint_wait_ms, self.stt_ms, self.ttft_ms, self.first_chunk_ms, self.tts_first_ms)
+        return sum(part or 0.0 for part in parts)
+
+
+VoiceEvent = Listening | Hearing | Heard | Ignored | Speaking | Interrupted | Latency
+EventSink = Callable[[Any], None]
+
+
+class _Clock:
+    """Maps the microphone's stream time to the event loop's clock.
+
+    Frame k of a live (or paced) input cannot arrive before its last sample
+    was recorded, so the earliest arrival minus its duration is the best
+    estimate of when the stream began.
+    """
+
+    def __init__(self) -> None:
+        self.origin = float("inf")
+        self.samples = 0
+
+    def frame_arrived(self, samples: int, rate: int) -> None:
+        self.samples += samples
+        self.origin = min(self.origin, time.monotonic() - self.samples / rate)
+
+    def wall(self, stream_seconds: float) -> float:
+        return self.origin + stream_seconds
+
+
+class _EchoGuard:
+    """Remembers what the assistant said lately, to recognise it coming back through the microphone."""
+
+    def __init__(self, overlap: float, memory_seconds: float = 30.0) -> None:
+        self.overlap = overlap
+        self.memory_seconds = memory_seconds
+        self._said: deque[tuple[float, set[str]]] = deque()
+
+    def said(self, text: str) -> None:
+        self._said.append((time.monotonic(), _words(text)))
+
+    def is_echo(self, text: str) -> bool:
+        horizon = time.monotonic() - self.memory_seconds
+        while self._said and self._said[0][0] < horizon:
+            self._said.popleft()
+        heard = _words(text)
+        if not heard or not self._said:
+            return False
+        recent = set().union(*(words for _, words in self._said))
+        return len(heard & recent) / len(heard) >= self.overlap
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+class _Reply:
+    """One spoken answer: model → chunker → synthesizer → speaker, held behind a gate until committed.
+
+    Until ``commit()`` the answer runs on a fork of the conversation and its
+    events, saved messages and audio wait; ``discard()`` throws all of it away.
+    """
+
+    def __init__(self, loop: VoiceLoop, text: str, latency: Latency, committed: bool) -> None:
+        from audio import SpeechChunker
+
+        self.loop = loop
+        self.latency = latency
+        self.chunker = SpeechChunker()
+        self.gate = asyncio.Event()
+        self.pending_events: list[Any] = []
+        self.pending_messages: list[tuple[Message, MessageInfo]] = []
+        self.spoken_parts: list[str] = []
+        self.first_audio_at: float | None = None
+        self.speech_end: float | None = None
+        self.answered = False
+        self.done = False
+        session = loop.session
+        self.context = _fork(session.context)
+        self.orchestrator = Orchestrator(
+            session.provider, self.context, session.orchestrator.tools,
+            max_tool_rounds=session.orchestrator.max_tool_rounds, on_message=self._message,
+        )
+        self.started = time.monotonic()
+        self.task = asyncio.create_task(self._run(text))
+        if committed:
+            self.commit()
+
+    @property
+    def committed(self) -> bool:
+        return self.gate.is_set()
+
+    @property
+    def speaking(self) -> bool:
+        return self.first_audio_at is not None and not self.done
+
+    def commit(self) -> None:
+        """The person's turn really ended: this is the answer; show, save and play it."""
+        session = self.loop.session
+        session.orchestrator.context = self.context
+        for message, info in self.pending_messages:
+            session.save_message(message, info)
+        for event in self.pending_events:
+            self.loop.emit(event)
+        self.pending_messages.clear()
+        self.pending_events.clear()
+        self.gate.set()
+
+    async def discard(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    async def interrupt(self) -> str:
+        """Stop talking now; returns what was heard, which is all the conversation keeps."""
+        playback = self.loop.speaker.stop()
+        heard = playback.spoken_text
+        self.spoken_parts = [heard] if heard else []
+        answered = self.answered
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if answered and self.committed:
+            self.loop.session.amend_last_answer(heard)
+        self.latency.interrupted = True
+        return heard
+
+    def _message(self, message: Message, info: MessageInfo) -> None:
+        if self.committed:
+            self.loop.session.save_message(message, info)
+        else:
+            self.pending_messages.append((message, info))
+
+    def _emit(self, event: Any) -> None:
+        if self.committed:
+            self.loop.emit(event)
+        else:
+            self.pending_events.append(event)
+
+    async def _run(self, text: str) -> None:
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        speaker = asyncio.create_task(self._speak(sentences))
+        first_token_at: float | None = None
+        try:
+            async for event in self.orchestrator.run_turn(text, spoken=lambda: " ".join(self.spoken_parts)):
+                self._emit(event)
+                if isinstance(event, TurnText):
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                        self.latency.ttft_ms = (first_token_at - self.started) * 1000
+                    for chunk in self.chunker.feed(event.text):
+                        self._first_chunk(first_token_at)
+                        sentences.put_nowait(chunk)
+                elif isinstance(event, TurnDone):
+                    self.answered = True
+                    self.latency.reply = event.text
+                elif isinstance(event, TurnError):
+                    self.answered = True
+                    sentences.put_nowait(f"Sorry, {event.message}")
+            for chunk in self.chunker.flush():
+                self._first_chunk(first_token_at or time.monotonic())
+                sentences.put_nowait(chunk)
+            sentences.put_nowait(None)
+            await speaker
+        finally:
+            speaker.cancel()
+            self.done = True
+            if self.committed:
+                self.loop.emit(self.latency)
+
+    def _first_chunk(self, first_token_at: float) -> None:
+        if self.latency.first_chunk_ms is None:
+            self.latency.first_chunk_ms = (time.monotonic() - first_token_at) * 1000
+
+    async def _speak(self, sentences: asyncio.Queue[str | None]) -> None:
+        loop = self.loop
+        while (sentence := await sentences.get()) is not None:
+            synthesis_started = time.monotonic()
+            async for audio in loop.synthesizer.stream(sentence):
+                if self.latency.tts_first_ms is None:
+                    self.latency.tts_first_ms = (time.monotonic() - synthesis_started) * 1000
+                await self.gate.wait()
+                if self.first_audio_at is None:
+                    self.first_audio_at = time.monotonic()
+                    loop.first_audio(self)
+                await loop.speaker.play(audio)
+                if audio.text:
+                    self.spoken_parts.append(audio.text)
+                    loop.echo.said(audio.text)
+        playback = await loop.speaker.drain()
+        self.spoken_parts = [playback.spoken_text] if playback.spoken_text else self.spoken_parts
+
+
+def _fork(context: ConversationContext) -> ConversationContext:
+    fork = ConversationContext(max_turns=context.max_turns, system_message=context.system_message)
+    for message in context.get_messages():
+        if message.role is not MessageRole.SYSTEM:
+            fork.add_message(message)
+    return fork
+
+
+class VoiceLoop:
+    """Turns of speech in, spoken answers out, over any microphone and speaker."""
+
+    def __init__(
+        self,
+        session: Session,
+        transcriber: Transcriber,
+        synthesizer: Synthesizer,
+        endpointer: Endpointer,
+        microphone: AudioInput,
+        speaker: AudioOutput,
+        settings: VoiceSettings | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.session = session
+        self.transcriber = transcriber
+        self.synthesizer = synthesizer
+        self.endpointer = endpointer
+        self.microphone = microphone
+        self.speaker = speaker
+        self.settings = settings or VoiceSettings()
+        self.on_event = on_event
+        self.echo = _EchoGuard(self.settings.echo_overlap)
+        self.clock = _Clock()
+        self.reply: _Reply | None = None
+        self.turns: list[Latency] = []
+        self.muted = False
+        self.talk_armed = False
+        self._early: tuple[asyncio.Task[Any], int] | None = None
+
+    def emit(self, event: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def arm_push_to_talk(self) -> None:
+        """In push-to-talk mode, take the next utterance as a turn."""
+        self.talk_armed = True
+
+    async def run(self, max_turns: int | None = None) -> list[Latency]:
+        """Listen until the microphone ends (or ``max_turns`` answers were given); returns each turn's timeline."""
+        from audio import SAMPLE_RATE
+
+        self.emit(Listening())
+        try:
+            async for frame in self.microphone:
+                self.clock.frame_arrived(len(frame), SAMPLE_RATE)
+                if self.muted:
+                    continue
+                for event in self.endpointer.feed(frame):
+                    await self._on_vad(event)
+                if max_turns is not None and len(self.turns) >= max_turns and not self._busy():
+                    break
+            for event in self.endpointer.flush():
+                await self._on_vad(event)
+            if self.reply is not None:
+                await asyncio.shield(self.reply.task)
+        finally:
+            if self.reply is not None and not self.reply.task.done():
+                await self.reply.discard()
+        return self.turns
+
+    def _busy(self) -> bool:
+        return self.reply is not None and not self.reply.task.done()
+
+    async def _on_vad(self, event: Any) -> None:
+        from audio import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
+
+        if isinstance(event, SpeechStarted):
+            await self._speech_started()
+        elif isinstance(event, SpeechPaused):
+            if self.settings.early_start and self._takes_turn():
+                self._start_early(event.pcm)
+        elif isinstance(event, SpeechResumed):
+            await self._drop_early()
+        elif isinstance(event, SpeechEnded):
+            await self._speech_ended(event)
+
+    def _takes_turn(self) -> bool:
+        return self.settings.mode == "hands_free" or self.talk_armed
+
+    async def _speech_started(self) -> None:
+        self.emit(Hearing())
+        reply = self.reply
+        if reply is None or reply.task.done() or not self.settings.barge_in:
+            return
+        if reply.speaking and self.endpointer.probability < self.settings.barge_in_threshold:
+            return  # quieter than a person talking over us: likely our own voice in the microphone
+        spoken = await reply.interrupt()
+        self.emit(Interrupted(spoken))
+
+    def _start_early(self, pcm: Any) -> None:
+        self._early = (asyncio.create_task(self._early_reply(pcm)), len(pcm))
+
+    async def _early_reply(self, pcm: Any) -> tuple[_Reply | None, Any]:
+        """Transcribe the utterance so far and start answering it behind the gate."""
+        transcript = await self.transcriber.transcribe_async(pcm)
+        if not transcript.text or self.echo.is_echo(transcript.text):
+            return None, transcript
+        latency = Latency(transcript=transcript.text, stt_ms=transcript.seconds * 1000, early_start=True)
+        return _Reply(self, transcript.text, latency, committed=False), transcript
+
+    async def _drop_early(self) -> None:
+        if self._early is None:
+            return
+        task, _ = self._early
+        self._early = None
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            reply, _ = await task
+            if reply is not None:
+                await reply.discard()
+
+    async def _speech_ended(self, event: Any) -> None:
+        heard_at = time.monotonic()
+        endpoint_wait_ms = (heard_at - self.clock.wall(event.end)) * 1000
+        if not self._takes_turn():
+            await self._drop_early()
+            return
+        self.talk_armed = False
+        reply, transcript = await self._early_or_fresh(event.pcm)
+        if reply is None:
+            if transcript.text:
+                reason = "our own voice" if transcript.text and self.echo.is_echo(transcript.text) else "not a turn"
+                self.emit(Ignored(transcript.text, reason))
+            elif transcript.dropped:
+                self.emit(Ignored(transcript.dropped, "silence or noise"))
+            self.emit(Listening())
+            return
+        if self.reply is not None and not self.reply.task.done():
+            spoken = await self.reply.interrupt()
+            self.emit(Interrupted(spoken))
+        reply.latency.endpoint_wait_ms = endpoint_wait_ms
+        reply.speech_end = self.clock.wall(event.end)
+        self.emit(Heard(transcript.text))
+        self.reply = reply
+        reply.commit()
+        self.turns.append(reply.latency)
+
+    async def _early_or_fresh(self, pcm: Any) -> tuple[_Reply | None, Any]:
+        """The early answer when it heard exactly this utterance; else transcribe and answer now."""
+        if self._early is not None:
+            task, samples = self._early
+            self._early = None
+            if samples == len(pcm):
+                return await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                stale, _ = await task
+                if stale is not None:
+                    await stale.discard()
+        transcript = await self.transcriber.transcribe_async(pcm)
+        if not transcript.text or self.echo.is_echo(transcript.text):
+            return None, transcript
+        latency = Latency(transcript=transcript.text, stt_ms=transcript.seconds * 1000)
+        return _Reply(self, transcript.text, latency, committed=False), transcript
+
+    def first_audio(self, reply: _Reply) -> None:
+        if reply.speech_end is not None and reply.first_audio_at is not None:
+            reply.latency.first_audio_ms = (reply.first_audio_at - reply.speech_end) * 1000
+        self.emit(Speaking())

@@ -1,0 +1,259 @@
+"""Streaming text to speakable chunks, so speech starts long before the answer is finished.
+
+The model's answer arrives as small text deltas. Piper needs whole phrases
+to sound natural, but waiting for the whole answer would add seconds of
+silence. So the first chunk is released at the first clause boundary after
+a few words ("Sure, here is how it works,") and every later chunk at a
+sentence end. A full stop only ends a sentence when whitespace and a
+capital follow and the word before it is not an abbreviation, so "3.5",
+"e.g. this", "Dr. Smith" and "https://example.com/a.b" stay whole.
+
+Markdown is for the screen: markers are dropped, link text is kept, and a
+fenced code block is not read out; the listener hears "I've put the code on
+screen." once per answer instead.
+
+Two stages: ``feed`` reads lines (block markup, code fences, tables), then
+``_Sentences`` cuts the remaining inline text into chunks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import markdown
+
+CODE_PLACEHOLDER = "I've put the code on screen."
+
+ABBREVIATIONS = frozenset(
+    {
+        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "cf", "al",
+        "approx", "dept", "jan", "feb", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    }
+)
+"""Words whose full stop does not end a sentence (lower case, without the final stop).
+
+Only titles, Latin and month abbreviations: "sun" or "fig" would stop real sentences from ending."""
+
+_SENTENCE_END = ".!?…"
+_CLAUSE_END = ",;:"
+_DASHES = "—–"
+_CLOSERS = "\"')]}*_”’»"
+_MAX_CHUNK_CHARS = 300
+"""A sentence longer than this is cut at a clause or a space: Piper would otherwise keep the listener waiting."""
+
+
+class SpeechChunker:
+    """Text deltas in, speakable chunks out. One chunker per answer."""
+
+    def __init__(self, first_chunk_min_words: int = 3, early_first_chunk: bool = True) -> None:
+        self._sentences = _Sentences(first_chunk_min_words if early_first_chunk else None)
+        self._pending = ""
+        self._in_line = False
+        self._line_is_block = False
+        self._fence: str | None = None
+        self._said_code = False
+
+    def feed(self, delta: str) -> list[str]:
+        """The chunks that ``delta`` completes (often none)."""
+        self._pending += delta.replace("\r", "")
+        while self._pending and self._step():
+            pass
+        return self._sentences.take()
+
+    def flush(self) -> list[str]:
+        """Everything still held, at the end of the answer; an unclosed code block is dropped."""
+        if self._pending and not self._pending.endswith("\n"):
+            self._pending += "\n"
+        while self._pending and self._step():
+            pass
+        self._pending = ""
+        self._fence = None
+        self._sentences.hard_break()
+        return self._sentences.take()
+
+    def _step(self) -> bool:
+        """Consume what can be decided now; False when more text is needed."""
+        if self._fence is not None:
+            return self._skip_code_line()
+        if self._in_line:
+            return self._continue_line()
+        return self._start_line()
+
+    def _start_line(self) -> bool:
+        newline = self._pending.find("\n")
+        complete = newline >= 0
+        line = self._pending[:newline] if complete else self._pending
+        if not complete and (markdown.may_become_block_marker(line) or line.lstrip().startswith("|")):
+            return False
+        if fence := markdown.FENCE.match(line):
+            if not complete:
+                return False
+            self._consume(newline + 1)
+            self._open_code_block(fence.group(1))
+            return True
+        if complete and (not line.strip() or markdown.RULE.fullmatch(line)):
+            self._consume(newline + 1)
+            self._sentences.hard_break()
+            return True
+        if line.lstrip().startswith("|"):
+            self._consume(newline + 1)
+            self._sentences.add(markdown.table_row_text(line))
+            self._sentences.hard_break()
+            return True
+        marker = markdown.HEADING.match(line) or markdown.BULLET.match(line)
+        self._line_is_block = marker is not None
+        marker = marker or markdown.QUOTE.match(line)
+        self._consume(marker.end() if marker else 0)
+        self._in_line = True
+        return True
+
+    def _continue_line(self) -> bool:
+        newline = self._pending.find("\n")
+        if newline < 0:
+            self._sentences.add(self._pending)
+            self._pending = ""
+            return False
+        self._sentences.add(self._pending[:newline])
+        self._consume(newline + 1)
+        self._in_line = False
+        if self._line_is_block:
+            self._sentences.hard_break()
+        else:
+            self._sentences.add(" ")
+        return True
+
+    def _open_code_block(self, fence: str) -> None:
+        self._fence = fence
+        self._sentences.hard_break()
+        if not self._said_code:
+            self._said_code = True
+            self._sentences.emit(CODE_PLACEHOLDER)
+
+    def _skip_code_line(self) -> bool:
+        newline = self._pending.find("\n")
+        if newline < 0:
+            return False
+        line = self._pending[:newline].strip()
+        assert self._fence is not None
+        if line.startswith(self._fence[0] * len(self._fence)) and not line.strip(self._fence[0]):
+            self._fence = None
+        self._consume(newline + 1)
+        return True
+
+    def _consume(self, count: int) -> None:
+        self._pending = self._pending[count:]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Whole text to speakable sentences (no early clause chunk), e.g. for ``assistant say``."""
+    chunker = SpeechChunker(early_first_chunk=False)
+    return chunker.feed(text) + chunker.flush()
+
+
+class _Sentences:
+    """Inline text (Markdown still in it) cut into speakable chunks."""
+
+    def __init__(self, first_chunk_min_words: int | None) -> None:
+        self._first_chunk_min_words = first_chunk_min_words
+        self._text = ""
+        self._out: list[str] = []
+        self._emitted_any = False
+
+    def add(self, text: str) -> None:
+        self._text += text
+        while (end := self._boundary()) is not None:
+            self._cut(end)
+
+    def hard_break(self) -> None:
+        """The end of a paragraph, heading or list item: whatever is held is a chunk of its own."""
+        self.add("")
+        if self._text.strip():
+            self._cut(len(self._text), end_of_block=True)
+        self._text = ""
+
+    def emit(self, chunk: str) -> None:
+        self._out.append(chunk)
+        self._emitted_any = True
+
+    def take(self) -> list[str]:
+        out, self._out = self._out, []
+        return out
+
+    def _cut(self, end: int, end_of_block: bool = False) -> None:
+        chunk = markdown.speakable(self._text[:end])
+        self._text = self._text[end:].lstrip()
+        if not any(char.isalnum() for char in chunk):
+            return
+        if end_of_block and chunk[-1].isalnum():
+            chunk += "."
+        self.emit(chunk)
+
+    def _boundary(self) -> int | None:
+        """End of the first chunk in the held text, or None until more text decides it."""
+        text = self._text
+        early = self._first_chunk_min_words if not self._emitted_any else None
+        protected = _protected_positions(text)
+        words = 0
+        last_clause = last_space = None
+        for i, char in enumerate(text):
+            if char.isspace():
+                if i and not text[i - 1].isspace():
+                    words += 1
+                if i not in protected:
+                    last_space = i
+                continue
+            if i in protected:
+                continue
+            if char in _SENTENCE_END:
+                end = _sentence_end(text, i)
+                if end != _NOT_AN_END:
+                    return end  # a chunk end, or None: wait for more text
+            elif char in _CLAUSE_END or char in _DASHES:
+                after = i + 1
+                if after == len(text):
+                    return None
+                if char in _DASHES or text[after].isspace():
+                    if early is not None and words + 1 >= early:
+                        return after
+                    last_clause = after
+        if len(text) > _MAX_CHUNK_CHARS:
+            return last_clause or last_space or len(text)
+        return None
+
+
+_NOT_AN_END = -1
+
+
+def _sentence_end(text: str, stop: int) -> int | None:
+    """Where the chunk ends if the mark at ``stop`` ends a sentence; ``_NOT_AN_END``; None if undecided."""
+    end = stop + 1
+    while end < len(text) and (text[end] in _CLOSERS or text[end] in _SENTENCE_END):
+        end += 1
+    if end == len(text):
+        return None
+    if not text[end].isspace():
+        return _NOT_AN_END
+    if text[stop] != ".":
+        return end
+    following = end
+    while following < len(text) and text[following].isspace():
+        following += 1
+    if following == len(text):
+        return None
+    if text[following].islower():
+        return _NOT_AN_END
+    words_before = text[:stop].split()
+    word = re.sub(r"^\W+", "", words_before[-1]).lower() if words_before else ""
+    if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return _NOT_AN_END
+    return end
+
+
+def _protected_positions(text: str) -> set[int]:
+    """Positions inside a code span or a link target, where no chunk may end."""
+    protected: set[int] = set()
+    for span in re.finditer(r"(`+)(?:.+?\1|.*$)", text, re.DOTALL):
+        protected.update(range(span.start(), span.end()))
+    for link in re.finditer(r"\]\((?:[^()]|\([^)]*\))*(?:\)|$)", text):
+        protected.update(range(link.start(), link.end()))
+    return protected

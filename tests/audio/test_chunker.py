@@ -1,0 +1,139 @@
+"""SpeechChunker: a streamed answer becomes speakable chunks, the first one as early as possible."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from audio.chunker import CODE_PLACEHOLDER, SpeechChunker, split_sentences
+
+
+def chunks_of(text: str, pieces: str = "tokens", seed: int = 0) -> list[str]:
+    """Feed ``text`` the way a model streams it and collect every chunk, flush included."""
+    chunker = SpeechChunker()
+    out: list[str] = []
+    if pieces == "characters":
+        deltas = list(text)
+    elif pieces == "whole":
+        deltas = [text]
+    else:
+        rng, deltas, i = random.Random(seed), [], 0
+        while i < len(text):
+            size = rng.randint(1, 7)
+            deltas.append(text[i : i + size])
+            i += size
+    for delta in deltas:
+        out.extend(chunker.feed(delta))
+    return out + chunker.flush()
+
+
+TRICKY = "Dr. Smith paid $3.50, e.g. for https://example.com/a.b — then left. He was happy! Was he? Yes."
+
+
+def test_numbers_abbreviations_and_urls_are_never_split() -> None:
+    assert chunks_of(TRICKY) == [
+        "Dr. Smith paid $3.50,",
+        "e.g. for https://example.com/a.b — then left.",
+        "He was happy!",
+        "Was he?",
+        "Yes.",
+    ]
+
+
+@pytest.mark.parametrize("pieces", ["characters", "whole", "tokens"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_chunks_do_not_depend_on_how_the_text_was_streamed(pieces: str, seed: int) -> None:
+    text = TRICKY + "\n\n# Steps\n\n1. Mix **2.5 cups** of flour.\n2. Bake.\n\n```sh\nmake. Run\n```\nDone."
+    assert chunks_of(text, pieces, seed) == chunks_of(text, "characters")
+
+
+def test_first_chunk_comes_at_the_first_clause_after_a_few_words() -> None:
+    chunker = SpeechChunker()
+    assert chunker.feed("Sure, the capital of France is Paris") == []
+    assert chunker.feed(", a city of about two million") == ["Sure, the capital of France is Paris,"]
+    assert chunker.feed(" people, famous for art.") == []
+    assert chunker.feed(" It has museums.") == ["a city of about two million people, famous for art."]
+    assert chunker.flush() == ["It has museums."]
+
+
+def test_a_sentence_end_is_released_as_soon_as_the_next_word_begins() -> None:
+    chunker = SpeechChunker()
+    assert chunker.feed("It is 21 degrees.") == []
+    assert chunker.feed(" Tomorrow") == ["It is 21 degrees."]
+
+
+def test_decimal_numbers_stay_whole_even_when_split_across_deltas() -> None:
+    chunker = SpeechChunker()
+    assert chunker.feed("Pi is about 3.") == []
+    assert chunker.feed("14159 and e is 2.") == []
+    assert chunker.feed("71828. Both") == ["Pi is about 3.14159 and e is 2.71828."]
+
+
+def test_initials_times_and_lowercase_continuations_do_not_end_sentences() -> None:
+    assert chunks_of("It was J. K. Rowling at 5 p.m. Then she left, i.e. went home. She saw the sun. Nice.") == [
+        "It was J. K. Rowling at 5 p.m.",
+        "Then she left, i.e. went home.",
+        "She saw the sun.",
+        "Nice.",
+    ]
+
+
+def test_markdown_is_read_as_words_without_its_symbols() -> None:
+    text = (
+        "# Shopping list\n\n"
+        "You will need:\n\n"
+        "- **2 eggs**\n"
+        "* 1.5 cups of _flour_\n"
+        "1. Read [the guide](https://example.com/guide_(v2)) first.\n"
+        "> Tip: use `my_bowl.mix()` here.\n\n"
+        "| item | price |\n|---|---:|\n| eggs | 3 |\n\n"
+        "---\n"
+        "That's it."
+    )
+    assert chunks_of(text) == [
+        "Shopping list.",
+        "You will need:",
+        "2 eggs.",
+        "1.5 cups of flour.",
+        "Read the guide first.",
+        "Tip: use my_bowl.mix() here.",
+        "item, price.",
+        "eggs, 3.",
+        "That's it.",
+    ]
+
+
+def test_code_blocks_are_not_read_out_but_announced_once() -> None:
+    text = (
+        "Here is the script:\n\n```python\nprint('Hello. World')\n```\n\n"
+        "And a second one:\n~~~\nls -la\n~~~\nRun them."
+    )
+    assert chunks_of(text) == [
+        "Here is the script:",
+        CODE_PLACEHOLDER,
+        "And a second one:",
+        "Run them.",
+    ]
+
+
+def test_an_unfinished_code_block_is_dropped_at_the_end() -> None:
+    assert chunks_of("Try this:\n```\nwhile True:\n    pass") == ["Try this:", CODE_PLACEHOLDER]
+
+
+def test_a_very_long_sentence_is_cut_at_a_clause_so_speech_does_not_stall() -> None:
+    clause = "and then the little train went on over the hills"
+    text = ", ".join([clause] * 10) + "."
+    chunks = chunks_of(text)
+    assert len(chunks) > 1
+    assert all(len(chunk) <= 310 for chunk in chunks)
+    assert " ".join(chunks).replace(",", "") == text.replace(",", "")
+
+
+def test_nothing_speakable_gives_no_chunks() -> None:
+    assert chunks_of("**  **\n\n---\n\n```\ncode only\n```") == [CODE_PLACEHOLDER]
+    assert chunks_of("") == []
+
+
+def test_split_sentences_has_no_early_clause_chunk() -> None:
+    assert split_sentences("Hello there, my friend. How are you?") == ["Hello there, my friend.", "How are you?"]

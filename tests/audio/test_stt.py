@@ -1,0 +1,162 @@
+"""Transcriber: real faster-whisper with the bundled models hears real and synthetic speech."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile
+
+from audio.errors import AudioFileError, ModelNotFound
+from audio.models import assemble_base
+from audio.settings import STTSettings
+from audio.stt import Transcriber, hallucination
+from audio.tts import Synthesizer
+from audio.types import SAMPLE_RATE
+from audio.wer import word_error_rate, words
+from tests.audio.speech import JFK_PATH, JFK_TEXT, quiet_noise, silence, spoken
+
+
+def write_mp3(pcm: np.ndarray, path: Path) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libmp3lame", rate=SAMPLE_RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_tiny_en_transcribes_the_reference_recording(transcriber: Transcriber) -> None:
+    transcript = transcriber.transcribe_file(JFK_PATH)
+    assert word_error_rate(JFK_TEXT, transcript.text) <= 0.1, transcript.text
+    assert transcript.language == "en"
+    assert transcript.audio_seconds == pytest.approx(11.0, abs=0.05)
+    assert transcript.dropped == ""
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_wav_and_mp3_files_are_read_like_flac(
+    transcriber: Transcriber, jfk: np.ndarray, tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"jfk{suffix}"
+    if suffix == ".wav":
+        soundfile.write(path, jfk, SAMPLE_RATE, subtype="PCM_16")
+    else:
+        write_mp3(jfk, path)
+    assert word_error_rate(JFK_TEXT, transcriber.transcribe_file(path).text) <= 0.1
+
+
+def test_multilingual_base_model_is_assembled_from_its_two_packages_and_transcribes(
+    model_cache: Path, jfk: np.ndarray
+) -> None:
+    base = Transcriber(STTSettings(model="base", beam_size=5), cache_dir=model_cache)
+    try:
+        transcript = base.transcribe(jfk)
+    finally:
+        base.close()
+    assert word_error_rate(JFK_TEXT, transcript.text) <= 0.1, transcript.text
+    assert transcript.language == "en"
+    assert (model_cache / "whisper-base-ct2" / "model.bin").stat().st_size == 2 * 72_608_766
+
+
+def test_a_truncated_base_model_is_assembled_again(model_cache: Path) -> None:
+    model_bin = assemble_base(model_cache) / "model.bin"
+    size = model_bin.stat().st_size
+    with model_bin.open("r+b") as handle:
+        handle.truncate(1000)
+    assert assemble_base(model_cache) / "model.bin" == model_bin
+    assert model_bin.stat().st_size == size
+    assert not list(model_bin.parent.glob("*.partial"))
+
+
+def test_piper_speech_with_numbers_comes_back_as_the_same_words(
+    transcriber: Transcriber, synthesizer: Synthesizer
+) -> None:
+    said = "It is 21 degrees today. The train leaves at 7. Your meeting is at 3 o'clock and takes 45 minutes."
+    heard = transcriber.transcribe(spoken(synthesizer, said)).text
+    assert {"21", "degrees", "train", "7", "meeting", "3", "45", "minutes"} <= set(words(heard)), heard
+
+
+@pytest.mark.parametrize(
+    ("name", "audio"),
+    [
+        ("silence", silence(2.0)),
+        ("faint hiss", quiet_noise(2.0, 0.003)),
+        ("room noise", quiet_noise(3.0, 0.03)),
+        ("loud static", quiet_noise(3.0, 0.3)),
+    ],
+)
+def test_silence_and_noise_give_an_empty_transcript_not_a_hallucination(
+    transcriber: Transcriber, name: str, audio: np.ndarray
+) -> None:
+    transcript = transcriber.transcribe(audio)
+    assert transcript.text == "", f"{name}: Whisper's guess was kept"
+
+
+def test_dropped_guesses_are_reported(transcriber: Transcriber) -> None:
+    transcript = transcriber.transcribe(quiet_noise(3.0, 0.3))
+    assert transcript.text == ""
+    assert "silence" in transcript.dropped or "noise" in transcript.dropped
+
+
+@pytest.mark.parametrize(
+    ("text", "no_speech", "logprob"),
+    [
+        (" Thank you.", 0.946, -1.41),  # tiny.en on loud static
+        (" you", 0.95, -1.35),  # tiny.en on room noise
+        (" I'm sorry.", 0.594, -1.61),  # base on faint pink noise: passes Whisper's own 0.6 rule
+        (" Thank you.", 0.717, -0.6),  # a confident guess is still a guess when Whisper hears no speech
+        (" . . .", 0.93, -1.03),
+    ],
+)
+def test_known_hallucinations_on_measured_noise_are_dropped(text: str, no_speech: float, logprob: float) -> None:
+    assert hallucination(text, no_speech, logprob)
+
+
+@pytest.mark.parametrize(
+    ("text", "no_speech", "logprob"),
+    [
+        (" Thank you.", 0.151, -0.12),  # tiny.en on Piper saying "Thank you."
+        (" You.", 0.214, -0.99),  # base on Piper saying "You."
+        (" I'm sorry.", 0.137, -0.13),
+        (" Turn on the lights.", 0.55, -0.9),
+    ],
+)
+def test_the_same_words_really_spoken_are_kept(text: str, no_speech: float, logprob: float) -> None:
+    assert hallucination(text, no_speech, logprob) == ""
+
+
+def test_a_user_who_says_thank_you_is_heard(transcriber: Transcriber, synthesizer: Synthesizer) -> None:
+    transcript = transcriber.transcribe(np.concatenate([silence(0.3), spoken(synthesizer, "Thank you."), silence(0.3)]))
+    assert words(transcript.text) == ["thank", "you"], transcript.dropped
+
+
+async def test_async_transcription_leaves_the_event_loop_free(transcriber: Transcriber, jfk: np.ndarray) -> None:
+    ticks = 0
+    task = asyncio.ensure_future(transcriber.transcribe_async(jfk))
+    while not task.done():
+        ticks += 1
+        await asyncio.sleep(0.01)
+    assert word_error_rate(JFK_TEXT, (await task).text) <= 0.1
+    assert ticks > 1, "the event loop was blocked while Whisper ran"
+
+
+def test_a_file_that_is_not_audio_is_a_clear_error(transcriber: Transcriber, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.wav"
+    notes.write_text("these are not sounds")
+    with pytest.raises(AudioFileError, match="notes.wav cannot be decoded as audio"):
+        transcriber.transcribe_file(notes)
+    with pytest.raises(AudioFileError, match="no such file"):
+        transcriber.transcribe_file(tmp_path / "missing.flac")
+
+
+def test_a_model_setting_that_is_neither_bundled_nor_a_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound, match="not a bundled model .*tiny.en, base"):
+        Transcriber(STTSettings(model="large-v9")).transcribe(silence(0.5))
+    with pytest.raises(ModelNotFound, match="model.bin, config.json missing"):
+        Transcriber(STTSettings(model=str(tmp_path))).transcribe(silence(0.5))
