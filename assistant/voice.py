@@ -263,6 +263,7 @@ class _Reply:
             self.done = True
             if self.committed:
                 self.loop.emit(self.latency)
+                self.loop.reply_finished()
 
     def _first_chunk(self, first_token_at: float) -> None:
         if self.latency.first_chunk_ms is None:
@@ -324,6 +325,10 @@ class VoiceLoop:
         self.muted = False
         self.talk_armed = False
         self._early: tuple[asyncio.Task[Any], int] | None = None
+        self._max_turns: int | None = None
+        self._enough = asyncio.Event()
+        self.early_discarded = 0
+        """Answers begun during a pause and thrown away because the person went on speaking."""
 
     def emit(self, event: Any) -> None:
         if self.on_event is not None:
@@ -334,30 +339,46 @@ class VoiceLoop:
         self.talk_armed = True
 
     async def run(self, max_turns: int | None = None) -> list[Latency]:
-        """Listen until the microphone ends (or ``max_turns`` answers were given); returns each turn's timeline."""
-        from audio import SAMPLE_RATE
+        """Listen until the microphone ends, or until ``max_turns`` answers were spoken to the end.
 
+        Returns each turn's timeline.
+        """
+        self._max_turns = max_turns
+        self._enough = asyncio.Event()
         self.emit(Listening())
+        reader = asyncio.create_task(self._listen())
+        enough = asyncio.create_task(self._enough.wait())
         try:
-            async for frame in self.microphone:
-                self.clock.frame_arrived(len(frame), SAMPLE_RATE)
-                if self.muted:
-                    continue
-                for event in self.endpointer.feed(frame):
-                    await self._on_vad(event)
-                if max_turns is not None and len(self.turns) >= max_turns and not self._busy():
-                    break
-            for event in self.endpointer.flush():
-                await self._on_vad(event)
+            await asyncio.wait({reader, enough}, return_when=asyncio.FIRST_COMPLETED)
             if self.reply is not None:
-                await asyncio.shield(self.reply.task)
+                await asyncio.wait({self.reply.task})  # the answer under way is finished, even if the mic died
+            if reader.done():
+                reader.result()
         finally:
+            for task in (reader, enough):
+                task.cancel()
+            await asyncio.gather(reader, enough, return_exceptions=True)
+            await self._drop_early()
             if self.reply is not None and not self.reply.task.done():
                 await self.reply.discard()
         return self.turns
 
-    def _busy(self) -> bool:
-        return self.reply is not None and not self.reply.task.done()
+    async def _listen(self) -> None:
+        from audio import SAMPLE_RATE
+
+        async for frame in self.microphone:
+            self.clock.frame_arrived(len(frame), SAMPLE_RATE)
+            if self.muted:
+                continue
+            for event in self.endpointer.feed(frame):
+                await self._on_vad(event)
+        for event in self.endpointer.flush():
+            await self._on_vad(event)
+
+    def reply_finished(self) -> None:
+        answered = [turn for turn in self.turns if not turn.interrupted]
+        if self._max_turns is not None and len(answered) >= self._max_turns:
+            self._enough.set()
 
     async def _on_vad(self, event: Any) -> None:
         from audio import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
@@ -401,6 +422,7 @@ class VoiceLoop:
             return
         task, _ = self._early
         self._early = None
+        self.early_discarded += 1
         if not task.done():
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -441,6 +463,7 @@ class VoiceLoop:
             self._early = None
             if samples == len(pcm):
                 return await task
+            self.early_discarded += 1
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 stale, _ = await task

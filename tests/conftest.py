@@ -9,11 +9,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from llm.providers.local import bundled_model_path
+
+if TYPE_CHECKING:
+    from tests.alsa_card import FileSoundCard
+    from tests.scripted_openai import ScriptedOpenAI
 
 
 def free_port() -> int:
@@ -82,7 +87,7 @@ def llama_server(model_path: Path) -> Iterator[LlamaServer]:
 
 
 @pytest.fixture
-def scripted_openai() -> Iterator["ScriptedOpenAI"]:
+def scripted_openai() -> Iterator[ScriptedOpenAI]:
     """A loopback OpenAI-compatible server answering from a script (see tests/scripted_openai.py)."""
     from tests.scripted_openai import ScriptedOpenAI
 
@@ -92,3 +97,13 @@ def scripted_openai() -> Iterator["ScriptedOpenAI"]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def sound_card(tmp_path: Path) -> FileSoundCard:
+    """ALSA's ``file`` plugin as microphone and speaker (see tests/alsa_card.py)."""
+    from tests.alsa_card import SYSTEM_ALSA_CONF, FileSoundCard
+
+    if not SYSTEM_ALSA_CONF.is_file():
+        pytest.skip(f"ALSA's {SYSTEM_ALSA_CONF} is missing: apt-get install libasound2-data")
+    return FileSoundCard(tmp_path)

@@ -8,78 +8,28 @@ configuration only once per process.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from audio.resample import resample
 from audio.stt import Transcriber
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
 from audio.wer import word_error_rate, words
+from tests.alsa_card import FileSoundCard
 from tests.audio.speech import JFK_TEXT, silence
 
 REPO = Path(__file__).resolve().parents[2]
-SYSTEM_ALSA_CONF = Path("/usr/share/alsa/alsa.conf")
-
-ASOUNDRC = """\
-pcm.!default {{
-  type asym
-  playback.pcm {{ type file slave.pcm "null" file "{speaker}" format "raw" }}
-  capture.pcm  {{ type file slave.pcm "null" file "/dev/null" infile "{mic}" format "raw" }}
-}}
-pcm.null {{ type null }}
-"""
-
-
-class FileSoundCard:
-    """An ALSA configuration whose microphone plays ``mic.raw`` and whose speaker records ``speaker.raw``."""
-
-    def __init__(self, directory: Path) -> None:
-        self.mic = directory / "mic.raw"
-        self.speaker = directory / "speaker.raw"
-        self.config = directory / "asoundrc"
-        self.config.write_text(ASOUNDRC.format(mic=self.mic, speaker=self.speaker))
-        self.mic.write_bytes(b"")
-
-    def speak_into_mic(self, pcm: np.ndarray) -> None:
-        """Signed 16-bit little-endian mono at 16 kHz, the rate the program opens the microphone with."""
-        (np.clip(pcm, -1, 1) * 32767).astype("<i2").tofile(self.mic)
-
-    def speaker_audio(self, rate: int) -> np.ndarray:
-        return resample(np.fromfile(self.speaker, "<i2").astype(np.float32) / 32768, rate, SAMPLE_RATE)
-
-    def run(self, *args: str) -> dict[str, object]:
-        environment = {
-            **os.environ,
-            "ALSA_CONFIG_PATH": f"{SYSTEM_ALSA_CONF}:{self.config}",
-            "PYTHONPATH": str(REPO),
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.audio.alsa_child", *args],
-            cwd=REPO, env=environment, capture_output=True, text=True, timeout=120, check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def sound_card(tmp_path: Path) -> FileSoundCard:
-    if not SYSTEM_ALSA_CONF.is_file():
-        pytest.skip(f"ALSA's {SYSTEM_ALSA_CONF} is missing: apt-get install libasound2-data")
-    return FileSoundCard(tmp_path)
 
 
 def test_the_microphone_hears_a_spoken_sentence(
     sound_card: FileSoundCard, jfk: np.ndarray, transcriber: Transcriber, tmp_path: Path
 ) -> None:
     sound_card.speak_into_mic(np.concatenate([silence(0.5), jfk, silence(2.0)]))
-    result = sound_card.run("listen", str(tmp_path / "utterance.npy"))
+    result = sound_card.run("tests.audio.alsa_child", "listen", str(tmp_path / "utterance.npy"))
     assert result["overflows"] == 0
     heard = transcriber.transcribe(np.load(tmp_path / "utterance.npy")).text
     assert word_error_rate(JFK_TEXT, heard) <= 0.1, heard
@@ -89,7 +39,7 @@ def test_the_speaker_says_the_reply(
     sound_card: FileSoundCard, synthesizer: Synthesizer, transcriber: Transcriber
 ) -> None:
     said = "It is 21 degrees. Tomorrow brings rain, about 30 millimetres."
-    result = sound_card.run("say", said)
+    result = sound_card.run("tests.audio.alsa_child", "say", said)
     audio = sound_card.speaker_audio(synthesizer.sample_rate)
     assert len(audio) / SAMPLE_RATE >= result["seconds"] > 3.0, "not all of the reply reached the speaker"
     heard = transcriber.transcribe(audio).text

@@ -1,0 +1,167 @@
+"""The voice loop with real Whisper, Piper, silero and the embedded model, on WAV files and on ALSA devices.
+
+Questions are spoken by Piper and fed in at the real rate, as a microphone
+would; the answers are recorded on the same clock and transcribed back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+
+from assistant.config import Config
+from assistant.orchestrator import INTERRUPTED_MARK
+from assistant.session import Session
+from assistant.voice import Heard, Interrupted, VoiceLoop
+from assistant.voice_commands import Ears, voice_loop
+from audio import SAMPLE_RATE, WavFileInput, WavFileOutput, read_audio
+from audio.resample import resample
+from llm import MessageRole
+from tests.alsa_card import FileSoundCard
+from tests.assistant.tui_helpers import tui_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def voice_config(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Config:
+    return tui_config(tmp_path_factory.mktemp("voice"), model_path)
+
+
+@pytest.fixture(scope="module")
+def ears(voice_config: Config) -> Iterator[Ears]:
+    ears = Ears.from_config(voice_config)
+    ears.transcriber.warm()
+    ears.synthesizer.warm()
+    yield ears
+    ears.close()
+
+
+def spoken(ears: Ears, text: str) -> np.ndarray:
+    pcm = np.concatenate([chunk.pcm for chunk in ears.synthesizer.synthesize(text)])
+    return resample(pcm, ears.synthesizer.sample_rate, SAMPLE_RATE)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * SAMPLE_RATE), np.float32)
+
+
+def write_wav(path: Path, *parts: np.ndarray) -> Path:
+    soundfile.write(path, np.concatenate(parts), SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+def sound_onset(pcm: np.ndarray, rate: int, level: float = 0.02) -> float:
+    loud = np.flatnonzero(np.abs(pcm) > level)
+    return float(loud[0]) / rate
+
+
+def sound_end(pcm: np.ndarray, rate: int, level: float = 0.02) -> float:
+    loud = np.flatnonzero(np.abs(pcm) > level)
+    return float(loud[-1]) / rate
+
+
+async def run_loop(
+    config: Config, ears: Ears, microphone_wav: Path, speaker_wav: Path, turns: int
+) -> tuple[Session, VoiceLoop, list[Any]]:
+    session = Session(config)
+    events: list[Any] = []
+    microphone = WavFileInput(microphone_wav, realtime=True, trailing_silence=1.5)
+    speaker = WavFileOutput(speaker_wav)
+    try:
+        loop = voice_loop(config, session, ears, microphone, speaker, events.append)
+        await loop.run(max_turns=turns)
+    finally:
+        await speaker.close()
+        await session.close()
+    return session, loop, events
+
+
+def test_listen_answers_a_spoken_question_and_the_two_files_show_the_latency(
+    ears: Ears, tmp_path: Path, model_path: Path
+) -> None:
+    question = write_wav(tmp_path / "question.wav", silence(0.4), spoken(ears, "What is 12 times 7?"))
+    answer = tmp_path / "answer.wav"
+    environment = {
+        **{k: v for k, v in os.environ.items() if k != "ASSISTANT_CONFIG"},
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "listen", "--input", str(question), "--output", str(answer), "--json"],
+        capture_output=True, text=True, env=environment, timeout=300, check=False, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert {"12", "times", "7"} <= set(report["transcript"].lower().replace("?", "").split())
+    assert "84" in report["reply"]
+    for stage in ("stt_ms", "ttft_ms", "first_chunk_ms", "tts_first_ms", "endpoint_wait_ms"):
+        assert report[stage] > 0, stage
+    assert report["first_audio_ms"] > 0
+
+    heard_pcm, rate = soundfile.read(answer, dtype="float32")
+    assert "84" in ears.transcriber.transcribe(resample(heard_pcm, rate, SAMPLE_RATE)).text
+    question_pcm = read_audio(question)
+    from_files_ms = (sound_onset(heard_pcm, rate) - sound_end(question_pcm, SAMPLE_RATE)) * 1000
+    assert from_files_ms == pytest.approx(report["first_audio_ms"], abs=250), "both files run on one clock"
+
+
+async def test_speaking_over_the_answer_stops_it_and_keeps_only_what_was_heard(
+    voice_config: Config, ears: Ears, tmp_path: Path
+) -> None:
+    long_question = spoken(ears, "List the numbers from 1 to 200.")
+    follow_up = spoken(ears, "What is 12 times 7?")
+    microphone = write_wav(tmp_path / "mic.wav", silence(0.3), long_question, silence(4.0), follow_up)
+
+    session, loop, events = await run_loop(voice_config, ears, microphone, tmp_path / "speaker.wav", turns=2)
+    latencies = loop.turns
+
+    assert [type(e) for e in events if isinstance(e, Interrupted)] == [Interrupted]
+    assert len([e for e in events if isinstance(e, Heard)]) == 2
+    assert latencies[0].interrupted and not latencies[1].interrupted
+    messages = [m for m in session.context.get_messages() if m.role is not MessageRole.SYSTEM]
+    assert [m.role for m in messages] == [MessageRole.USER, MessageRole.ASSISTANT] * 2
+    cut = messages[1].content
+    assert cut.endswith(INTERRUPTED_MARK)
+    heard = next(e for e in events if isinstance(e, Interrupted)).spoken
+    assert cut == heard + INTERRUPTED_MARK, "the conversation keeps exactly the words that were played"
+    assert "12" in messages[2].content and "84" in messages[3].content
+
+
+async def test_a_pause_mid_question_is_not_the_end_of_the_turn(
+    voice_config: Config, ears: Ears, tmp_path: Path
+) -> None:
+    start, rest = spoken(ears, "What is 12"), spoken(ears, "times 7?")
+    microphone = write_wav(tmp_path / "mic.wav", silence(0.3), start, silence(0.25), rest)
+
+    session, loop, events = await run_loop(voice_config, ears, microphone, tmp_path / "speaker.wav", turns=1)
+
+    heard = [e.text for e in events if isinstance(e, Heard)]
+    assert len(heard) == 1 and "12" in heard[0] and "7" in heard[0], "both halves make one turn"
+    users = [m.content for m in session.context.get_messages() if m.role is MessageRole.USER]
+    assert users == heard, "the answer begun during the pause was thrown away"
+    assert loop.early_discarded >= 1
+    assert loop.turns[0].reply.strip()
+
+
+def test_the_whole_loop_runs_on_real_sound_devices(
+    sound_card: FileSoundCard, ears: Ears, tmp_path: Path, model_path: Path
+) -> None:
+    sound_card.speak_into_mic(np.concatenate([silence(0.5), spoken(ears, "What is 12 times 7?"), silence(3.0)]))
+
+    result = sound_card.run(
+        "tests.assistant.alsa_voice_child", str(tmp_path / "data"), str(model_path), timeout=300
+    )
+
+    assert len(result["heard"]) == 1 and "times" in result["heard"][0].lower()
+    said = ears.transcriber.transcribe(sound_card.speaker_audio(ears.synthesizer.sample_rate)).text
+    assert "84" in said, said
