@@ -23,18 +23,12 @@ from textual.worker import Worker
 from llm import Image
 
 from ..config import Config
-from ..events import (
-    ToolFinished,
-    ToolStarted,
-    TurnDone,
-    TurnError,
-    TurnReasoning,
-    TurnText,
-)
+from ..events import ToolStarted
 from ..session import Session
 from .commands import SlashCommands
 from .prompt import PromptInput
 from .screens import HelpScreen
+from .turn_view import TurnView
 from .widgets import (
     AssistantMessage,
     ErrorNote,
@@ -198,33 +192,18 @@ class AssistantApp(App[None]):
 
     @work(exclusive=True, group="turn")
     async def run_turn(self, text: str, images: list[Image], files: list[Path]) -> None:
-        answer = AssistantMessage()
-        await self.log_view.mount(answer)
-        tool_entries: dict[str, ToolCallEntry] = {}
+        view = await TurnView.start(self)
         self.set_status(state="thinking")
         try:
             async for event in self.session.run_turn(text, images, files):
-                if isinstance(event, TurnText):
-                    await answer.append(event.text)
-                elif isinstance(event, TurnReasoning):
-                    answer.add_reasoning(event.text)
-                elif isinstance(event, ToolStarted):
-                    self.set_status(state=f"running {event.call.name}")
-                    tool_entries[event.call.id] = await answer.tool_started(event)
-                elif isinstance(event, ToolFinished):
-                    tool_entries[event.call.id].finish(event)
-                    self.set_status(state="thinking")
-                elif isinstance(event, TurnDone):
-                    await answer.finish(event)
-                    self.set_status(last=event)
-                elif isinstance(event, TurnError):
-                    await answer.finish()
-                    await self.show_error(event.message)
+                await view.show(event)
         except asyncio.CancelledError:
-            await asyncio.shield(answer.finish(note="[interrupted]"))
+            if self.is_running:  # Escape, not the app closing with its widgets already gone
+                await asyncio.shield(view.finish(note="[interrupted]"))
             raise
         finally:
-            self.set_status(state="idle")
+            if self.is_running:
+                self.set_status(state="idle")
 
     # ------------------------------------------------------------------ actions
 

@@ -1,9 +1,10 @@
 """The pieces of the chat log and the status bar.
 
-An answer is streamed into Textual's ``Markdown`` through ``get_stream`` (it
-batches appends so a fast model never outruns the screen) and finished with
-one full ``update``, so a code fence left open mid-stream still renders. Tool
-calls split an answer: text before a call, the call (collapsible), text after.
+An answer is streamed into Textual's ``Markdown`` by a ``MarkdownFeed`` (it
+batches appends so a fast model never outruns the screen); an answer that
+ends inside a code fence is finished with one full ``update``, so the fence
+never ends blank (a full update of a long answer costs seconds, so only then). Tool calls split an answer: text before a call,
+the call (collapsible), text after.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Collapsible, Label, Markdown, Static
-from textual.widgets._markdown import MarkdownStream
 
 from ..events import ToolFinished, ToolStarted, TurnDone
+from .markdown_feed import MarkdownFeed, new_markdown
 
 CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -111,7 +112,7 @@ class AssistantMessage(ChatEntry):
         self.blocks: list[str] = []
         self._block_parts: list[str] = []
         self._markdown: Markdown | None = None
-        self._stream: MarkdownStream | None = None
+        self._feed: MarkdownFeed | None = None
         self._reasoning: list[str] = []
         self._reasoning_view = Static("", markup=False, classes="reasoning")
         self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
@@ -133,12 +134,12 @@ class AssistantMessage(ChatEntry):
 
     async def append(self, text: str) -> None:
         if self._markdown is None:
-            self._markdown = Markdown()
+            self._markdown = new_markdown()
             await self.mount(self._markdown)
-            self._stream = Markdown.get_stream(self._markdown)
+            self._feed = MarkdownFeed(self._markdown)
         self._block_parts.append(text)
-        assert self._stream is not None
-        await self._stream.write(text)
+        assert self._feed is not None
+        self._feed.write(text)
 
     def add_reasoning(self, text: str) -> None:
         self._reasoning.append(text)
@@ -162,13 +163,14 @@ class AssistantMessage(ChatEntry):
     async def _finish_block(self) -> None:
         if self._markdown is None:
             return
-        assert self._stream is not None
-        await self._stream.stop()
+        assert self._feed is not None
+        await self._feed.close()
         block = "".join(self._block_parts)
-        await self._markdown.update(block)
+        if block.count("```") % 2:
+            await self._markdown.update(block)  # ended inside a code fence: one full render, so it never ends blank
         self.blocks.append(block)
         self._block_parts.clear()
-        self._markdown = self._stream = None
+        self._markdown = self._feed = None
 
 
 class ErrorNote(ChatEntry):

@@ -188,3 +188,19 @@ async def test_thinking_is_kept_apart_from_the_answer_and_folded_away(
         assert "10 sevens are 70" in str(answer.query_one(".reasoning").render())
         await pilot.press("ctrl+r")
         assert not answer.thinking.collapsed
+
+
+async def test_an_answer_that_ends_inside_a_code_fence_still_shows_its_code(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    from textual.widgets._markdown import MarkdownFence
+
+    scripted_openai.reply("Run this:\n\n```python\nprint('hello')\n", pieces=12)
+    config = tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": scripted_openai.base_url})
+    app = AssistantApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Show me hello world in Python.")
+        answer = await answer_finished(pilot, 1)
+
+        fences = list(answer.query(MarkdownFence))
+        assert len(fences) == 1 and "print('hello')" in fences[0].code

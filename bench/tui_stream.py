@@ -1,0 +1,538 @@
+"""Whether the app's screen keeps up with a fast model, how soon keys land while it writes, how soon it is usable.
+
+    .venv/bin/python bench/tui_stream.py [--rate 5000] [--seconds 10] [--presses 50] [--launches 3] [--give-up 20]
+
+Part 1 drives the real app headless (Textual's ``run_test``; a ``Session``
+with no conversation store, data in a temp dir) over a provider that streams
+Markdown (headings, paragraphs, lists, fenced code, tables) at ``--rate``
+tokens/s for ``--seconds``, paced by the clock: tokens become available on
+schedule whatever the app does, as bytes queue in a socket, so an app that
+falls behind shows it as backlog instead of slowing the model down. Headless
+Textual lays out and renders every frame but skips encoding it as escape codes
+and writing it; the benchmark encodes each frame itself (only the write is
+missing) and counts frames where a terminal would get them. It reports:
+
+- backlog: from the last token leaving on schedule to the first frame showing
+  the whole answer finished (figures shown, app idle), with the part spent
+  still reading the stream and the final full Markdown render; after
+  ``--give-up`` seconds it stops waiting and says so;
+- how far the screen trails the model while it streams, frames/s, how many
+  Markdown appends the fragments were batched into, and the CPU it took;
+- key-press latency (a key event as the terminal driver delivers it, to the
+  prompt's text holding the character and to the first frame showing it),
+  while idle and while streaming, in the same run.
+
+It fails loudly if the answer shown is not the one sent or a typed key is lost.
+Part 2 times, in fresh processes: ``python -m assistant --help``, importing
+``assistant.tui.app``, and ``python -m assistant`` in a pseudo-terminal with
+the default embedded backend (its model loads in the background, as for a
+person) until the first frame and until a typed key is drawn in the prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import fcntl
+import os
+import pty
+import re
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml
+from textual import events
+from textual.await_complete import AwaitComplete
+from textual.message import Message as TextualMessage
+from textual.widgets import Markdown, TextArea
+from textual.worker import WorkerFailed
+
+from assistant.config import load_config
+from assistant.session import Session
+from assistant.tui.app import AssistantApp
+from assistant.tui.widgets import AssistantMessage, StatusBar
+from llm import CompletionResult, LLMProvider, StreamEnd, TextDelta
+from llm.base import ChatRequest
+
+SIZE = (100, 40)
+BURST = 0.002  # the least the provider waits for its next token: tokens arrive in bursts, as socket reads do
+KEY_TIMEOUT = 10.0  # a key not drawn by then counts as lost (a hang guard, not a goal)
+HANG_GUARD = 60.0  # seconds to wait for the app to reach a step before calling it stuck
+GOALS = {"backlog": 50.0, "key": 50.0, "usable": 1500.0}  # ms; "no backlog" read as within 3 frames at 60 fps
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+TYPED = "λ"  # typed at launch: no escape sequence holds its bytes
+LAUNCH_TIMEOUT = 60.0  # a hang guard, not a goal
+
+SECTIONS = [
+    """## {n}. Setting up the {topic} backend
+
+To get the {topic} backend working, install its server and point the config at it. The
+defaults are sensible, but **check the port** and the `timeout` before you start: most
+problems come from a server that is not running, or one listening somewhere else. See
+[the guide](https://example.org/guide/{n}) for the details, and keep *one* config per machine.
+
+The second thing to know is that the first answer is slower than the rest, because the
+model is loaded on demand; after that it stays warm for {minutes} minutes.
+""",
+    """Here is the short version, step by step:
+
+1. Open `config.yaml` in your editor
+2. Set `llm.backend` to `{topic}` and `llm.{topic}.model` to the model you pulled
+3. Restart the app, or switch with `/backend {topic}`
+
+And a few things to avoid:
+
+- Running two servers on port {port} at once
+- Setting `timeout` below {minutes} seconds on a slow machine
+- Mixing *chat* and *base* models in one conversation
+""",
+    """The client code is small:
+
+```python
+def connect_{n}(url: str, timeout: float = {minutes}.0) -> Client:
+    client = Client(url, timeout=timeout)
+    if not client.ping():
+        raise ConnectionError(f"nothing answers at {{url}}")
+    return client
+```
+
+It retries nothing by itself: the provider does that before the first token only.
+""",
+    """| Setting | Default | What it does |
+|---|---|---|
+| `port` | {port} | where the server listens |
+| `timeout` | {minutes} | seconds before giving up |
+| `max_tokens` | {tokens} | the longest answer |
+
+> Tip: `assistant doctor` says what is missing and how to fix it.
+""",
+]
+TOPICS = ["ollama", "mlx", "openai", "anthropic", "openrouter", "local"]
+
+
+def markdown_answer(tokens: int) -> list[str]:
+    """``tokens`` pieces of Markdown cut as a model's tokens are: a leading space, at most 4 characters, newlines apart."""
+    pieces: list[str] = []
+    n = 0
+    while len(pieces) < tokens:
+        text = SECTIONS[n % len(SECTIONS)].format(
+            n=n, topic=TOPICS[n % len(TOPICS)], port=8000 + n, minutes=5 + n % 7, tokens=256 + n
+        )
+        pieces += re.findall(r"\n+|[^\S\n]*\S{1,4}", text) + ["\n"]
+        n += 1
+    return pieces[:tokens]
+
+
+class PacedMarkdown(LLMProvider):
+    """A backend that sends ``pieces`` at ``rate`` tokens/s by the clock, whether or not they are read yet."""
+
+    name = "bench"
+    display_name = "the benchmark stream"
+
+    def __init__(self, pieces: list[str], rate: float) -> None:
+        super().__init__({"model": "paced-markdown"})
+        self.pieces = pieces
+        self.rate = rate
+        self.started: float | None = None
+        self.end_read_at: float | None = None
+        self.chars_before = [0]
+        for piece in pieces:
+            self.chars_before.append(self.chars_before[-1] + len(piece))
+
+    def sent_at(self, index: int) -> float:
+        """When token ``index`` left the server."""
+        assert self.started is not None
+        return self.started + index / self.rate
+
+    @property
+    def last_sent_at(self) -> float:
+        return self.sent_at(len(self.pieces) - 1)
+
+    def sent_time_of_char(self, chars: int) -> float:
+        """When the token holding the ``chars``-th character left the server."""
+        return self.sent_at(max(0, bisect.bisect_left(self.chars_before, chars) - 1))
+
+    async def _stream_once(self, request: ChatRequest) -> AsyncGenerator:
+        self.started = time.perf_counter()
+        for index, piece in enumerate(self.pieces):
+            wait = self.sent_at(index) - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(max(wait, BURST))
+            yield TextDelta(piece)
+        self.end_read_at = time.perf_counter()
+        text = "".join(self.pieces)
+        yield StreamEnd(CompletionResult(
+            content=text, model=self.model, prompt_tokens=20, completion_tokens=len(self.pieces),
+        ))
+
+
+class ScreenProbe:
+    """Watches the running app from outside: its frames, its Markdown work and its prompt.
+
+    Frames are taken where the app hands them to the terminal (``App._display``);
+    ``Markdown.append`` and ``Markdown.update`` are wrapped to count and time them.
+    """
+
+    def __init__(self, app: AssistantApp, provider: PacedMarkdown) -> None:
+        self.app = app
+        self.provider = provider
+        self.frames: list[float] = []
+        self.appends = 0
+        self.applied: dict[Markdown, int] = {}
+        self.lags: list[float] = []
+        self.final_update: float | None = None
+        self.status: StatusBar | None = None
+        self.answer: AssistantMessage | None = None
+        self.shown_at: float | None = None
+        self.shown = asyncio.Event()
+        self.prompt: TextArea | None = None
+        self.expected_length = 0
+        self.key_in_text_at: float | None = None
+        self.key_drawn_at: float | None = None
+        self.key_drawn = asyncio.Event()
+        self._originals = (Markdown.append, Markdown.update)
+
+    def install(self) -> None:
+        display, (append, update), probe = self.app._display, self._originals, self
+
+        def display_and_note(screen, renderable):  # type: ignore[no-untyped-def]
+            display(screen, renderable)
+            if renderable is not None and not probe.app._batch_count:
+                renderable.render_segments(probe.app.console)  # what a terminal frame costs on top
+                probe.on_frame()
+
+        def counted_append(markdown: Markdown, fragment: str) -> AwaitComplete:
+            in_answer = isinstance(markdown.parent, AssistantMessage)
+            probe.appends += in_answer
+            pending = append(markdown, fragment)
+            chars = len(markdown.source)
+
+            async def applied() -> None:
+                await pending
+                if in_answer:
+                    probe.applied[markdown] = chars
+
+            return AwaitComplete(applied())
+
+        def timed_update(markdown: Markdown, text: str) -> AwaitComplete:
+            started, after_stream = time.perf_counter(), probe.provider.end_read_at is not None
+            pending = update(markdown, text)
+
+            async def updated() -> None:
+                await pending
+                if after_stream and isinstance(markdown.parent, AssistantMessage):
+                    probe.final_update = (probe.final_update or 0.0) + time.perf_counter() - started
+
+            return AwaitComplete(updated())
+
+        self.app._display = display_and_note  # type: ignore[method-assign]
+        Markdown.append = counted_append  # type: ignore[method-assign]
+        Markdown.update = timed_update  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        Markdown.append, Markdown.update = self._originals  # type: ignore[method-assign]
+
+    def expect_key(self, prompt: TextArea) -> None:
+        """Watch for the next character typed into ``prompt``."""
+        self.prompt, self.expected_length = prompt, len(prompt.text) + 1
+        self.key_in_text_at = self.key_drawn_at = None
+        self.key_drawn.clear()
+
+    def on_message(self, message: TextualMessage) -> None:
+        if isinstance(message, TextArea.Changed) and message.text_area is self.prompt and self.key_in_text_at is None:
+            self.key_in_text_at = time.perf_counter()
+
+    def on_frame(self) -> None:
+        now = time.perf_counter()
+        self.frames.append(now)
+        if self.key_drawn_at is None and self.prompt is not None and len(self.prompt.text) >= self.expected_length:
+            self.key_drawn_at = now
+            self.key_drawn.set()
+        if self.shown_at is not None or self.provider.started is None:
+            return
+        if self.applied:
+            self.lags.append(max(0.0, now - self.provider.sent_time_of_char(sum(self.applied.values()))))
+        answer = self.answer
+        if answer is not None and answer.blocks and self.status is not None and self.status.status.state == "idle":
+            self.shown_at = now
+            self.shown.set()
+
+
+def send_key(app: AssistantApp, key: str, char: str) -> None:
+    """A key as the terminal driver delivers it (``Pilot.press`` would also wait for the app to settle)."""
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def press(app: AssistantApp, probe: ScreenProbe, char: str) -> tuple[float, float]:
+    """Seconds until a typed character is in the prompt's text, and until the first frame showing it."""
+    probe.expect_key(app.query_one("#prompt", TextArea))
+    started = time.perf_counter()
+    send_key(app, char, char)
+    await asyncio.wait_for(probe.key_drawn.wait(), KEY_TIMEOUT)
+    drawn = probe.key_drawn_at - started
+    return min(drawn, (probe.key_in_text_at or probe.key_drawn_at) - started), drawn
+
+
+async def press_many(app: AssistantApp, probe: ScreenProbe, count: int, gap: float) -> list[tuple[float, float]]:
+    results = []
+    for i in range(count):
+        next_at = time.perf_counter() + gap
+        results.append(await press(app, probe, LETTERS[i % len(LETTERS)]))
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return results
+
+
+async def until(app: AssistantApp, condition: Callable[[], object], what: str) -> None:
+    """Wait for ``condition``; a failed app or a hang is an error naming what never happened."""
+    deadline = time.perf_counter() + HANG_GUARD
+    while not condition():
+        if app._exception is not None:
+            raise RuntimeError(f"the app failed while the benchmark waited for {what}: {app._exception!r}")
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"waited {HANG_GUARD:.0f} s for {what}: the app seems stuck")
+        await asyncio.sleep(0.001)
+
+
+async def bench_streaming(args: argparse.Namespace, data_dir: Path) -> dict:
+    """Everything measured in the running app; data (the memory tool's file) goes to ``data_dir``, no store."""
+    pieces = markdown_answer(int(args.rate * args.seconds))
+    provider = PacedMarkdown(pieces, args.rate)
+    config = load_config(ROOT / "config.yaml", {"data_dir": str(data_dir)})
+    app = AssistantApp(config, session=Session(config, store=None, provider=provider))
+    probe = ScreenProbe(app, provider)
+    figures: dict = {"tokens": len(pieces), "chars": sum(map(len, pieces))}
+    probe.install()
+    try:
+        launched = time.perf_counter()
+        async with app.run_test(size=SIZE, message_hook=probe.on_message):
+            prompt = app.query_one("#prompt", TextArea)
+            await press(app, probe, "x")
+            figures["headless_usable"] = time.perf_counter() - launched
+            probe.status = app.query_one(StatusBar)
+            await until(app, lambda: probe.status.status.state == "idle", "the tools to start")
+            prompt.clear()
+            figures["idle_keys"] = await press_many(app, probe, args.presses, 0.02)
+
+            prompt.load_text("Explain how to set up every backend, with code and tables.")
+            send_key(app, "enter", "\r")
+            await until(app, lambda: provider.started is not None, "the question to reach the model")
+            probe.answer = app.last_answer()  # mounted before the model is asked; found once, not per frame
+            cpu_started, stream_started = time.process_time(), provider.started
+            await asyncio.sleep(0.1 * args.seconds)
+            figures["stream_keys"] = await press_many(app, probe, args.presses, 0.8 * args.seconds / args.presses)
+            typed = prompt.text
+            try:
+                await asyncio.wait_for(probe.shown.wait(), provider.last_sent_at + args.give_up - time.perf_counter())
+            except TimeoutError:
+                figures["backlog"] = None
+            else:
+                figures["backlog"] = probe.shown_at - provider.last_sent_at
+                assert probe.answer.text == "".join(pieces), "the answer shown differs from the one sent"
+            ended = probe.shown_at or time.perf_counter()
+            figures["cores"] = (time.process_time() - cpu_started) / (ended - stream_started)
+            figures["caught_up"] = provider.end_read_at and provider.end_read_at - provider.last_sent_at
+            figures["final_update"] = probe.final_update
+            figures["appends"] = probe.appends
+            figures["lags"] = probe.lags
+            figures["fps"] = sum(stream_started <= t <= provider.last_sent_at for t in probe.frames) / (
+                provider.last_sent_at - stream_started)
+            if figures["backlog"] is None:
+                app.exit()
+    except WorkerFailed as exc:
+        if figures.get("backlog", 0.0) is not None:
+            raise
+        figures["exit_error"] = str(exc)  # closing the app mid-answer failed: worth knowing, not the measurement
+    finally:
+        probe.uninstall()
+    expected = "".join(LETTERS[i % len(LETTERS)] for i in range(args.presses))
+    assert typed == expected, f"keys typed while streaming were lost or reordered: {typed!r}"
+    return figures
+
+
+def _run_seconds(command: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _import_seconds(module: str, runs: int) -> list[float]:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    return [
+        float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout)
+        for _ in range(runs)
+    ]
+
+
+def _launch_config(data_dir: Path) -> Path:
+    """The documented config with data in a temp dir and the bundled model used where it already is."""
+    from llm.providers.local import bundled_model_path
+
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text())
+    raw["data_dir"] = str(data_dir)
+    raw["llm"]["local"]["model_path"] = str(bundled_model_path())
+    data_dir.mkdir(parents=True)
+    path = data_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def launch_in_terminal(config: Path) -> tuple[float, float]:
+    """`python -m assistant` in a pseudo-terminal: seconds to the first frame, and to a key typed then being drawn.
+
+    The key is a character no escape sequence holds (λ), typed once the first frame is out; by
+    then the terminal is in raw mode and does not echo, so seeing it means the app drew it.
+    """
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSISTANT_")}
+    env.update(TERM="xterm-256color", COLORTERM="truecolor")
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "--config", str(config)],
+        stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env, start_new_session=True,
+    )
+    os.close(slave)
+    output, typed_from = bytearray(), 0
+    first_frame = usable = None
+    try:
+        while usable is None and time.perf_counter() < started + LAUNCH_TIMEOUT:
+            if not select.select([master], [], [], 0.5)[0]:
+                continue
+            output += os.read(master, 1 << 16)
+            if first_frame is None and b"Ask anything" in output:
+                first_frame, typed_from = time.perf_counter(), len(output)
+                os.write(master, TYPED.encode())
+            elif first_frame is not None and TYPED.encode() in output[typed_from:]:
+                usable = time.perf_counter()
+        if first_frame is None or usable is None:
+            raise RuntimeError(f"the app did not become usable; its output ended with {bytes(output[-400:])!r}")
+        os.write(master, b"\x11")  # ctrl+q
+        while child.poll() is None and time.perf_counter() < usable + LAUNCH_TIMEOUT:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 1 << 16)  # keep reading, or the app blocks writing its last frame
+                except OSError:
+                    break
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        os.close(master)
+    return first_frame - started, usable - started
+
+
+def _ms(seconds: float | None) -> str:
+    return f"{seconds * 1000:.0f}" if seconds is not None else "-"
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[round(0.95 * (len(ordered) - 1))]
+
+
+def _row(label: str, *cells: str) -> None:
+    print(f"  {label:<62}" + "".join(f"{cell:>10}" for cell in cells).rstrip())
+
+
+def _spread_row(label: str, values: list[float], *goal: str) -> None:
+    if values:
+        _row(label, _ms(statistics.median(values)), _ms(_p95(values)), _ms(max(values)), *goal)
+    else:
+        _row(label, "-", "-", "-", *goal)
+
+
+def _verdict(seconds: float | None, goal_ms: float) -> str:
+    return "missed" if seconds is None or seconds * 1000 > goal_ms else "met"
+
+
+def report(args: argparse.Namespace, loads: tuple[float, float], stream: dict, launch: dict) -> None:
+    print(f"{os.cpu_count()} cores, load average {loads[0]:.1f} before and {loads[1]:.1f} after: other work slows "
+          "every figure, compare the same-run ratios")
+    print(f"\nMarkdown stream: {stream['tokens']} tokens, {stream['chars'] / 1024:.0f} KiB, {args.rate:.0f} tokens/s "
+          f"for {args.seconds:g} s, headless {SIZE[0]}x{SIZE[1]}")
+    _row("", "ms", "goal ms", "")
+    backlog = stream["backlog"]
+    shown = _ms(backlog) if backlog is not None else f">{args.give_up * 1000:.0f}"
+    _row("backlog: last token sent -> whole answer shown, app idle", shown, _ms(GOALS["backlog"] / 1000),
+         _verdict(backlog, GOALS["backlog"]))
+    if "exit_error" in stream:
+        print(f"    gave up waiting; then quitting the app mid-answer failed: {stream['exit_error']}")
+    _row("  the app still reading the stream after its last token", _ms(stream["caught_up"]))
+    _row("  final Markdown.update of the whole answer", _ms(stream["final_update"]))
+    _row("", "median", "p95", "max")
+    _spread_row(f"screen behind the model, ms ({len(stream['lags'])} frames)", stream["lags"])
+    _row("frames per second while the model streams", f"{stream['fps']:.1f}")
+    _row(f"Markdown appends for {stream['tokens']} fragments written", str(stream["appends"]))
+    _row("CPU of the app process, first token to answer shown (cores)", f"{stream['cores']:.2f}")
+    idle, busy = stream["idle_keys"], stream["stream_keys"]
+    drawn_idle, drawn_busy = [d for _, d in idle], [d for _, d in busy]
+    print(f"\nKey presses: {len(idle)} while idle, then {len(busy)} while streaming (ms)")
+    _row("", "median", "p95", "max", "goal p95", "")
+    _spread_row("idle: character in the prompt's text", [t for t, _ in idle])
+    _spread_row("idle: first frame showing it", drawn_idle)
+    _spread_row("streaming: character in the prompt's text", [t for t, _ in busy])
+    _spread_row("streaming: first frame showing it", drawn_busy, _ms(GOALS["key"] / 1000),
+                _verdict(_p95(drawn_busy), GOALS["key"]))
+    _row("streaming / idle, medians of the first frame showing it",
+         f"{statistics.median(drawn_busy) / statistics.median(drawn_idle):.1f}")
+    usable = [u for _, u in launch["terminal"]]
+    print(f"\nLaunch, {args.launches} runs each (ms)")
+    _row("", "median", "max", "goal", "")
+    for label, values in (
+        ("python -c pass (the interpreter alone)", launch["python"]),
+        ("python -m assistant --help", launch["help"]),
+        ("import assistant.tui.app, in a fresh interpreter", launch["import"]),
+        ("terminal: python -m assistant -> first frame", [f for f, _ in launch["terminal"]]),
+    ):
+        _row(label, _ms(statistics.median(values)), _ms(max(values)))
+    _row("terminal: python -m assistant -> a typed key drawn", _ms(statistics.median(usable)), _ms(max(usable)),
+         _ms(GOALS["usable"] / 1000), _verdict(statistics.median(usable), GOALS["usable"]))
+    _row("headless: run_test() -> a typed key drawn (1 run)", _ms(stream["headless_usable"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=5000.0, help="tokens per second the model sends")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the model streams")
+    parser.add_argument("--presses", type=int, default=50, help="key presses while idle, and again while streaming")
+    parser.add_argument("--launches", type=int, default=3, help="runs of each launch measurement")
+    parser.add_argument("--give-up", type=float, default=20.0,
+                        help="seconds after the last token to stop waiting for the answer to be shown")
+    args = parser.parse_args()
+    for name in ("rate", "seconds", "presses", "launches", "give_up"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be more than 0")
+    before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="tui-bench-") as temp:
+        stream = asyncio.run(bench_streaming(args, Path(temp) / "stream"))
+        config = _launch_config(Path(temp) / "launch")
+        launch_in_terminal(config)  # fills the disk cache; not counted
+        launch = {
+            "python": _run_seconds([sys.executable, "-c", "pass"], args.launches),
+            "help": _run_seconds([sys.executable, "-m", "assistant", "--help"], args.launches),
+            "import": _import_seconds("assistant.tui.app", args.launches),
+            "terminal": [launch_in_terminal(config) for _ in range(args.launches)],
+        }
+    report(args, (before, os.getloadavg()[0]), stream, launch)
+
+
+if __name__ == "__main__":
+    main()
