@@ -144,12 +144,14 @@ class OpenAIProvider(HTTPProvider):
                 for event in self._events_of_whole_body(await response.aread(), content_type, state):
                     yield event
             else:
+                finished = False
                 async with aclosing(EventSource(response).aiter_sse()) as events:
                     async for sse in events:
+                        # Read on past [DONE] to the end of the body: a response read to its end
+                        # hands its connection back to the pool; one cut short closes it.
                         data = sse.data.strip()
-                        if data == "[DONE]":
-                            break
-                        if not data:
+                        finished = finished or data == "[DONE]"
+                        if finished or not data:
                             continue
                         chunk = parse_json(data, source=self.display_name, provider=self.name)
                         for event in self._events_of_chunk(chunk, state):

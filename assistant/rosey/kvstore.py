@@ -1,0 +1,170 @@
+"""The store in a JetStream KV bucket, shared by every bot process on the same NATS.
+
+Keys (KV keys allow only ``[-/_=.a-zA-Z0-9]``, so channel names are
+URL-safe base64)::
+
+    channel.<channel>     the channel's persona and conversation (ChannelRecord)
+    memories.<channel>    the channel's memories, one JSON list
+    usage.<YYYY-MM-DD>    the day's usage totals
+
+Every write is a compare-and-set on the key's revision: channel records
+surface a conflict as `StaleRecord` for the caller to merge, memories and
+usage are re-read and re-applied here until the write lands.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    ServiceUnavailableError,
+)
+
+from .store import (
+    ChannelRecord,
+    Memory,
+    StaleRecord,
+    Store,
+    StoreError,
+    newest_memories,
+)
+from .usage import Counts, UsageKey
+
+_CAS_ATTEMPTS = 20
+
+
+def encode_key_part(name: str) -> str:
+    """``name`` in the characters a KV key allows, reversibly."""
+    return base64.urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+class JetStreamStore(Store):
+    shared = True
+
+    def __init__(self, nats_client: Any, bucket: str) -> None:
+        self._nc = nats_client
+        self.bucket = bucket
+        self._kv: Any = None
+
+    async def open(self) -> None:
+        js = self._nc.jetstream()
+        try:
+            try:
+                self._kv = await js.key_value(self.bucket)
+            except BucketNotFoundError:
+                self._kv = await js.create_key_value(bucket=self.bucket, history=1, description="Rosey LLM plugin")
+        except (ServiceUnavailableError, NoRespondersError):
+            raise StoreError(
+                f"cannot open the JetStream KV bucket '{self.bucket}': the NATS server has no JetStream; "
+                "is JetStream enabled on the NATS server (nats-server -js)? Or set rosey.memory.backend: sqlite"
+            ) from None
+        except (NatsError, TimeoutError) as exc:
+            raise StoreError(f"cannot open the JetStream KV bucket '{self.bucket}': {_reason(exc)}") from None
+
+    async def load_channel(self, channel: str) -> ChannelRecord:
+        entry = await self._get(f"channel.{encode_key_part(channel)}")
+        return ChannelRecord.from_json(entry.value, entry.revision) if entry else ChannelRecord()
+
+    async def save_channel(self, channel: str, record: ChannelRecord) -> int:
+        try:
+            return await self._write(f"channel.{encode_key_part(channel)}", record.to_json().encode(), record.revision)
+        except KeyWrongLastSequenceError:
+            raise StaleRecord(channel) from None
+
+    async def add_memory(self, memory: Memory) -> None:
+        await self._change_memories(memory.channel, lambda memories: newest_memories([*memories, memory]))
+
+    async def memories(self, channel: str) -> list[Memory]:
+        entry = await self._get(f"memories.{encode_key_part(channel)}")
+        return [Memory.from_dict(item) for item in json.loads(entry.value)] if entry else []
+
+    async def delete_memories(self, channel: str, ids: set[str]) -> int:
+        deleted = 0
+
+        def without(memories: list[Memory]) -> list[Memory]:
+            nonlocal deleted
+            kept = [memory for memory in memories if memory.id not in ids]
+            deleted = len(memories) - len(kept)
+            return kept
+
+        await self._change_memories(channel, without)
+        return deleted
+
+    async def add_usage(self, day: str, increments: dict[UsageKey, Counts]) -> dict[UsageKey, Counts]:
+        def added(totals: dict[UsageKey, Counts]) -> dict[UsageKey, Counts]:
+            for key, counts in increments.items():
+                totals.setdefault(key, Counts()).add(counts)
+            return totals
+
+        return await self._compare_and_set(f"usage.{day}", _usage_from_json, _usage_to_json, added, b"{}")
+
+    async def usage(self, day: str) -> dict[UsageKey, Counts]:
+        entry = await self._get(f"usage.{day}")
+        return _usage_from_json(entry.value) if entry else {}
+
+    async def _change_memories(self, channel: str, change: Callable[[list[Memory]], list[Memory]]) -> None:
+        def load(value: bytes) -> list[Memory]:
+            return [Memory.from_dict(item) for item in json.loads(value)]
+
+        def dump(memories: list[Memory]) -> bytes:
+            return json.dumps([memory.to_dict() for memory in memories]).encode()
+
+        await self._compare_and_set(f"memories.{encode_key_part(channel)}", load, dump, change, b"[]")
+
+    async def _compare_and_set(
+        self, key: str, load: Callable[[bytes], Any], dump: Callable[[Any], bytes], change: Callable[[Any], Any],
+        empty: bytes,
+    ) -> Any:
+        """``change`` applied to the key's value and written, re-read and re-applied until no one raced us."""
+        for _ in range(_CAS_ATTEMPTS):
+            entry = await self._get(key)
+            value = change(load(entry.value if entry else empty))
+            try:
+                await self._write(key, dump(value), entry.revision if entry else 0)
+                return value
+            except KeyWrongLastSequenceError:
+                continue
+        raise StoreError(f"{key} in the KV bucket '{self.bucket}' kept changing under us; try again")
+
+    async def _get(self, key: str) -> Any:
+        try:
+            return await self._kv.get(key)
+        except (KeyNotFoundError, KeyDeletedError):
+            return None
+        except (TimeoutError, NatsError) as exc:
+            raise StoreError(f"cannot read {key} from the KV bucket '{self.bucket}': {_reason(exc)}") from None
+
+    async def _write(self, key: str, value: bytes, revision: int) -> int:
+        try:
+            if revision == 0:
+                return await self._kv.create(key, value)
+            return await self._kv.update(key, value, last=revision)
+        except KeyWrongLastSequenceError:
+            raise
+        except (TimeoutError, NatsError) as exc:
+            raise StoreError(f"cannot write {key} to the KV bucket '{self.bucket}': {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _usage_to_json(totals: dict[UsageKey, Counts]) -> bytes:
+    return json.dumps({f"{scope}|{name}": counts.to_dict() for (scope, name), counts in totals.items()}).encode()
+
+
+def _usage_from_json(value: bytes) -> dict[UsageKey, Counts]:
+    totals: dict[UsageKey, Counts] = {}
+    for joined, counts in json.loads(value).items():
+        scope, _, name = joined.partition("|")
+        totals[(scope, name)] = Counts.from_dict(counts)
+    return totals

@@ -1,0 +1,378 @@
+"""What the plugin can do, whatever subject asked: chat turns, completions, summaries, memory, personas, usage.
+
+The NATS handlers (``commands.py``, ``endpoints.py``) only translate payloads
+to these calls and results to replies; everything a request *means* is here,
+so every generation of sender gets the same behaviour: the same rate limits,
+usage figures, per-channel ordering and bound on concurrent backend calls.
+
+Admission (the rate limit) happens before the first ``await`` of a request,
+so requests are admitted, and queued on their channel, in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from llm import LLMError, LLMProvider, Message, MessageRole
+
+from ..orchestrator import Tools, TurnDone, TurnError
+from ..personas import CHAT_ROOM_PROMPT, Persona, PersonaBook, UnknownPersonaError
+from .bus import (
+    EVENT_SUMMARIZED,
+    EVENT_THRESHOLD,
+    RequestFailed,
+    model_failure,
+)
+from .channels import ChannelBook, ChannelSession, message_to_dict, transcript
+from .chunking import chunk_message
+from .memory import MemoryBook
+from .payloads import BadRequest, clean_text
+from .ratelimit import RateLimiter
+from .settings import RoseySettings
+from .store import Memory, Store, StoreError
+from .usage import TOTAL, ThresholdCrossed, UsageBook
+
+log = logging.getLogger("assistant.rosey")
+
+Publish = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
+Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+
+SUMMARY_STYLES = {
+    "concise": "Summarize the text in {max_length} words or less.",
+    "detailed": "Write a detailed summary of the text, at most {max_length} words.",
+    "bullets": "Summarize the text as short bullet points, at most {max_length} words in all.",
+}
+USAGE_SAVE_DELAY = 1.0
+"""Seconds between a request and saving the usage it adds: one write for a burst of requests."""
+CONDENSE_PROMPT = (
+    "You keep the memory of a chat room. Summarize the conversation below in at most four sentences: "
+    "who said what, facts people shared, questions still open. Plain text only."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A backend answer, with the figures every reply and event reports."""
+
+    text: str
+    messages: list[str]
+    model: str
+    provider: str
+    prompt: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+
+    @property
+    def tokens_used(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class _WithOverrides:
+    """The provider with one request's model, temperature and max_tokens (seed 001's chat fields)."""
+
+    def __init__(self, provider: LLMProvider, **overrides: Any) -> None:
+        self._provider = provider
+        self._overrides = {key: value for key, value in overrides.items() if value is not None}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    @property
+    def model(self) -> str:
+        return self._overrides.get("model") or self._provider.model
+
+    def stream(self, messages: Sequence[Message], tools: Any = None, **kwargs: Any) -> Any:
+        return self._provider.stream(messages, tools, **{**kwargs, **self._overrides})
+
+
+class LLMService:
+    def __init__(
+        self,
+        provider: LLMProvider,
+        store: Store,
+        settings: RoseySettings,
+        *,
+        max_turns: int,
+        publish: Publish,
+        spawn: Spawn,
+        tools: Tools | None = None,
+    ) -> None:
+        self.provider = provider
+        self.store = store
+        self.settings = settings
+        self.max_turns = max_turns
+        self.personas = PersonaBook(settings.personas)
+        self.default_persona = self.personas.get(settings.default_persona)
+        self.usage = UsageBook(settings.rate_limits)
+        self.limiter = RateLimiter(settings.rate_limits, self.usage)
+        self.channels = ChannelBook(store, provider, tools)
+        self._publish = publish
+        self._spawn = spawn
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self.memory = MemoryBook(store, provider, settings.memory, self._slots, self._event)
+        self._usage_saver: asyncio.Task[None] | None = None
+
+    async def load_usage(self) -> None:
+        try:
+            self.usage.set_saved(self.usage.day, await self.store.usage(self.usage.day), announced=True)
+        except StoreError as exc:
+            log.warning("today's usage not loaded: %s", exc)
+
+    # ---------------------------------------------------------------- backend work
+
+    async def chat(
+        self, channel: str, user: str, text: str, *, persona: str | None = None, model: str | None = None,
+        temperature: float | None = None, max_tokens: int | None = None,
+    ) -> Answer:
+        """One turn in the channel's conversation, attributed to ``user``.
+
+        With a store of its own (SQLite) the answer is returned as soon as the model has given
+        it and the turn is saved right after, in a task that holds the channel's lock until it
+        is saved, so the channel's next turn still sees it (a kill -9 in that fraction of a
+        millisecond loses the turn). With a store shared by other bot processes the turn is
+        saved first, so whoever heard the answer finds the turn on every process.
+        """
+        chosen = self._persona(persona) if persona else None
+        self.admit(user, channel)
+        started = time.perf_counter()
+        session = self.channels.session(channel)
+        await session.lock.acquire()
+        try:
+            record = await self.channels.current(session)
+            async with self._slots:
+                memories = await self.memory.for_turn(channel, text)
+                session.fill_context(self._system_prompt(chosen or self._persona_of(record.persona),
+                                                         record.summary, memories))
+                added: list[Message] = []
+                session.orchestrator.on_message = lambda message, _info: added.append(message)
+                session.orchestrator.provider = _WithOverrides(
+                    self.provider, model=model, temperature=temperature, max_tokens=max_tokens
+                )  # type: ignore[assignment]
+                done = await self._run_turn(session, f"{user}: {text}")
+            self._count_tokens(user, channel, done.prompt_tokens, done.completion_tokens)
+        except BaseException:
+            session.lock.release()
+            raise
+        keep = self._keep_turn(session, [message_to_dict(message) for message in added])
+        if self.store.shared:
+            await keep
+        else:
+            self._spawn(keep)
+        return self._answer(done.text, done.model, text, done.prompt_tokens, done.completion_tokens, started)
+
+    async def _keep_turn(self, session: ChannelSession, turn: list[dict[str, Any]]) -> None:
+        """Save a turn, then let the channel's next request in (the lock was taken by `chat`)."""
+        try:
+            await self.channels.change(session, lambda record: record.turns.append(turn))
+            if session.record is not None and len(session.record.turns) >= self.max_turns:
+                self._spawn(self._condense(session))
+        finally:
+            session.lock.release()
+
+    async def complete(
+        self, messages: Sequence[Message], *, user: str, channel: str | None = None, model: str | None = None,
+        temperature: float | None = None, max_tokens: int | None = None,
+    ) -> Answer:
+        """A one-off completion outside any conversation."""
+        self.admit(user, channel or "")
+        started = time.perf_counter()
+        async with self._slots:
+            result = await self._backend(self.provider.complete(
+                messages, temperature=temperature, max_tokens=max_tokens, model=model))
+        self._count_tokens(user, channel or "", result.prompt_tokens, result.completion_tokens)
+        prompt = next((m.content for m in reversed(messages) if m.role is MessageRole.USER), "")
+        return self._answer(result.content, result.model, prompt, result.prompt_tokens, result.completion_tokens,
+                            started)
+
+    async def summarize(self, text: str, *, max_length: int, style: str, user: str, channel: str | None) -> Answer:
+        instruction = SUMMARY_STYLES[style].format(max_length=max_length)
+        messages = [Message(MessageRole.SYSTEM, instruction), Message(MessageRole.USER, text)]
+        return await self.complete(messages, user=user, channel=channel, temperature=0.3)
+
+    # ---------------------------------------------------------------- channel state
+
+    async def reset(self, channel: str) -> None:
+        def clear(record: Any) -> None:
+            record.turns.clear()
+            record.summary = ""
+
+        session = self.channels.session(channel)
+        async with session.lock:
+            await self.channels.change(session, clear)
+
+    async def persona_of(self, channel: str) -> Persona:
+        session = self.channels.session(channel)
+        async with session.lock:
+            return self._persona_of((await self.channels.current(session)).persona)
+
+    async def set_persona(self, channel: str, name: str) -> Persona:
+        persona = self._persona(name)
+        session = self.channels.session(channel)
+        async with session.lock:
+            await self.channels.change(session, lambda record: setattr(record, "persona", persona.name))
+        return persona
+
+    # ---------------------------------------------------------------- figures
+
+    def admit(self, user: str, channel: str) -> None:
+        """Count one backend request of ``user``, or raise `RateLimited`."""
+        self.limiter.admit(user, channel)
+        self._announce(self.usage.count_request(user, channel))
+        self._save_usage_soon()
+
+    async def status(self) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(5):
+                healthy = await self.provider.is_available()
+        except TimeoutError:
+            healthy = False
+        total = self.usage.get(TOTAL)
+        limit = self.settings.rate_limits.tokens_per_day
+        return {
+            "healthy": healthy, "provider": self.provider.name, "model": self.provider.model,
+            "requests_today": total.requests, "tokens_today": total.tokens,
+            "rate_limited": bool(limit and total.tokens >= limit), "channels": len(self.channels),
+        }
+
+    def usage_report(self, user: str | None, channel: str | None) -> dict[str, Any]:
+        return {
+            "day": self.usage.day,
+            "user": self.usage.get(("user", user)).to_dict() if user else None,
+            "channel": self.usage.get(("channel", channel)).to_dict() if channel else None,
+            "total": self.usage.get(TOTAL).to_dict(),
+            "limits": self.settings.rate_limits.model_dump(),
+        }
+
+    async def flush(self) -> None:
+        """Save the usage not saved yet (at shutdown; otherwise it is saved within a second of each request)."""
+        saver, self._usage_saver = self._usage_saver, None
+        if saver is not None:
+            saver.cancel()
+            await asyncio.gather(saver, return_exceptions=True)
+        await self._save_usage()
+
+    # ---------------------------------------------------------------- helpers
+
+    def _persona(self, name: str) -> Persona:
+        try:
+            return self.personas.get(name)
+        except UnknownPersonaError as exc:
+            raise BadRequest(str(exc)) from None
+
+    def _persona_of(self, name: str | None) -> Persona:
+        return self.personas.get(name) if name and name in self.personas else self.default_persona
+
+    def _system_prompt(self, persona: Persona, summary: str, memories: list[Memory]) -> str:
+        parts = [persona.system_prompt(CHAT_ROOM_PROMPT)]
+        if summary:
+            parts.append(f"Earlier in this conversation (summary): {summary}")
+        if memories:
+            lines = "\n".join(f"- {m.user + ': ' if m.user else ''}{m.content}" for m in memories)
+            parts.append(f"Things people in this room asked you to remember:\n{lines}")
+        return "\n\n".join(parts)
+
+    async def _run_turn(self, session: ChannelSession, text: str) -> TurnDone:
+        done: TurnDone | None = None
+        error: LLMError | None = None
+        async with aclosing(session.orchestrator.run_turn(text)) as events:
+            async for event in events:
+                if isinstance(event, TurnDone):
+                    done = event
+                elif isinstance(event, TurnError):
+                    error = event.error
+        if error is not None or done is None:
+            raise model_failure(error) if error else RequestFailed("the model ended its answer without a result")
+        return done
+
+    async def _backend(self, call: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await call
+        except LLMError as error:
+            raise model_failure(error) from None
+
+    async def _condense(self, session: ChannelSession) -> None:
+        """Summarize the channel's older turns into its record, keeping the newest half whole."""
+        try:
+            async with asyncio.timeout(self.settings.request_timeout):
+                async with session.lock:
+                    record = await self.channels.current(session)
+                    count = len(record.turns) - self.max_turns // 2
+                    if len(record.turns) < self.max_turns or count <= 0:
+                        return
+                    old = record.turns[:count]
+                    previous = f"Summary so far: {record.summary}\n\n" if record.summary else ""
+                    messages = [Message(MessageRole.SYSTEM, CONDENSE_PROMPT),
+                                Message(MessageRole.USER, previous + transcript(old))]
+                    async with self._slots:
+                        result = await self._backend(self.provider.complete(messages, temperature=0.2))
+                    self._count_tokens("", session.name, result.prompt_tokens, result.completion_tokens)
+                    summary = " ".join(clean_text(result.content).split())
+
+                    def condense(current: Any) -> None:
+                        if current.turns[:count] == old:
+                            current.summary = summary
+                            del current.turns[:count]
+
+                    await self.channels.change(session, condense)
+        except (RequestFailed, TimeoutError) as exc:
+            log.warning("channel %s: conversation not summarized (%s); will try after the next turn",
+                        session.name, getattr(exc, "message", "timed out"))
+            return
+        self._event(EVENT_SUMMARIZED, {"channel": session.name, "turns_summarized": count,
+                                       "turns_kept": len(session.record.turns), "summary_length": len(summary)})
+
+    def _answer(self, text: str, model: str, prompt: str, prompt_tokens: int, completion_tokens: int,
+                started: float) -> Answer:
+        text = text.strip()
+        return Answer(
+            text=text,
+            messages=chunk_message(text, self.settings.max_message_chars, self.settings.max_messages),
+            model=model or self.provider.model, provider=self.provider.name, prompt=prompt,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+        )
+
+    def _count_tokens(self, user: str, channel: str, prompt: int, completion: int) -> None:
+        self._announce(self.usage.count_tokens(user, channel, prompt, completion))
+        self._save_usage_soon()
+
+    def _announce(self, crossed: list[ThresholdCrossed]) -> None:
+        for threshold in crossed:
+            log.warning("usage threshold: %s %s%% (%s of %s)", threshold.threshold_type, threshold.percent,
+                        threshold.current, threshold.limit)
+            self._event(EVENT_THRESHOLD, threshold.to_event())
+
+    def _event(self, subject: str, payload: dict[str, Any]) -> None:
+        self._spawn(self._publish(subject, payload))
+
+    def _save_usage_soon(self) -> None:
+        """Save usage a moment from now, once for all the requests of that moment, off every request's path."""
+        if self._usage_saver is None:
+            self._usage_saver = asyncio.get_running_loop().create_task(self._save_usage_later())
+
+    async def _save_usage_later(self) -> None:
+        try:
+            await asyncio.sleep(USAGE_SAVE_DELAY)
+            await self._save_usage()
+        finally:
+            self._usage_saver = None
+
+    async def _save_usage(self) -> None:
+        while self.usage.has_unsaved:
+            increments = self.usage.take_unsaved()
+            while increments:
+                day, by_key = next(iter(increments.items()))
+                try:
+                    self.usage.set_saved(day, await self.store.add_usage(day, by_key))
+                except StoreError as exc:
+                    self.usage.restore_unsaved(increments)
+                    log.warning("usage not saved (%s); kept in memory", exc)
+                    return
+                del increments[day]

@@ -1,0 +1,89 @@
+"""Seed 002's rate limits: per user a minute, an hour and a (UTC) day; per channel an hour; tokens a day.
+
+A limited request is told when to come back (``retry_after`` seconds, never
+less than one), so the room hears "try again in 40 s" instead of silence.
+Minute and hour windows slide and live in this process; the daily limits read
+the usage book, which survives restarts and is shared between bot processes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+from .settings import RateLimitSettings
+from .usage import TOTAL, UsageBook, seconds_until_next_day
+
+MINUTE = 60.0
+HOUR = 3600.0
+
+
+class RateLimited(Exception):
+    def __init__(self, limit: str, retry_after: float) -> None:
+        self.limit = limit
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"rate limit reached ({limit}): try again in {_duration(self.retry_after)}")
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        limits: RateLimitSettings,
+        usage: UsageBook,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = limits
+        self.usage = usage
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._users: dict[str, deque[float]] = {}
+        self._channels: dict[str, deque[float]] = {}
+
+    def admit(self, user: str, channel: str) -> None:
+        """Let one request of ``user`` in ``channel`` through, or raise `RateLimited`."""
+        limits = self.limits
+        now = self._clock()
+        if limits.tokens_per_day and self.usage.get(TOTAL).tokens >= limits.tokens_per_day:
+            raise RateLimited(f"{limits.tokens_per_day} tokens a day for everyone", self._until_tomorrow())
+        if limits.requests_per_day and self.usage.get(("user", user)).requests >= limits.requests_per_day:
+            raise RateLimited(f"{limits.requests_per_day} requests a day per user", self._until_tomorrow())
+        mine = self._window(self._users, user, now)
+        self._check(mine, limits.requests_per_hour, HOUR, now, "requests an hour per user")
+        self._check(mine, limits.requests_per_minute, MINUTE, now, "requests a minute per user")
+        room = self._window(self._channels, channel, now) if channel else None
+        if room is not None:
+            self._check(room, limits.channel_requests_per_hour, HOUR, now, "requests an hour in this channel")
+            room.append(now)
+        mine.append(now)
+
+    def _check(self, window: deque[float], limit: int, period: float, now: float, what: str) -> None:
+        if not limit:
+            return
+        recent = window if period == HOUR else [t for t in window if t > now - period]
+        if len(recent) >= limit:
+            oldest_that_counts = recent[len(recent) - limit]
+            raise RateLimited(f"{limit} {what}", oldest_that_counts + period - now)
+
+    @staticmethod
+    def _window(windows: dict[str, deque[float]], key: str, now: float) -> deque[float]:
+        """The key's request times of the last hour (older ones dropped)."""
+        window = windows.get(key)
+        if window is None:
+            window = windows[key] = deque()
+        while window and window[0] <= now - HOUR:
+            window.popleft()
+        return window
+
+    def _until_tomorrow(self) -> float:
+        return seconds_until_next_day(self._wall_clock())
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{math.ceil(seconds / 3600)} h"

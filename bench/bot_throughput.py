@@ -1,0 +1,235 @@
+"""What the Rosey bot adds to a model call, and how much work it does at once.
+
+    .venv/bin/python bench/bot_throughput.py [--delay 0.2] [--sequential 40] [--channels 50] [--turns 4]
+
+Everything is real and local: a `nats-server -js` on a free port, `assistant
+bot` processes, and a backend double (the tests' scripted OpenAI-compatible
+server, in its own process) that answers every chat after a fixed ``--delay``.
+
+For each setup (one bot on SQLite, one bot on JetStream KV, two bots sharing
+JetStream KV) it prints:
+
+- overhead: p50 and p90 of a `rosey.llm.chat` request/reply minus a direct
+  `provider.complete()` to the same double, the two alternating in the same run
+  (goal: p50 <= 2 ms);
+- throughput: ``--channels`` channels at once, ``--turns`` turns each, as a
+  ratio to one request at a time (goal: >= 30x).
+
+For scale it also prints a bare NATS request/reply between two processes after
+the same idle time (the floor under the overhead: waking processes on a busy
+machine), and the same load as direct calls with no bot (the ceiling of the
+throughput: what the double and the machine allow).
+
+Figures go to BENCHMARKS.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+import nats  # noqa: E402
+import yaml  # noqa: E402
+
+from llm import Message, MessageRole, ProviderFactory  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.rosey.conftest import NatsServer  # noqa: E402
+
+NO_LIMITS = {"requests_per_minute": 0, "requests_per_hour": 0, "requests_per_day": 0,
+             "channel_requests_per_hour": 0, "tokens_per_day": 0}
+
+
+def start_double(delay: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"from tests.rosey.scripted_backend import serve; serve({port}, {delay})"], cwd=REPO
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/models", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("the backend double did not start")
+
+
+def start_bots(count: int, workdir: Path, backend_url: str, nats_url: str, memory: str, bucket: str) -> list:
+    bots = []
+    for i in range(count):
+        config = {
+            "data_dir": str(workdir / f"data-{bucket}-{i}"),
+            "llm": {"backend": "mlx", "mlx": {"base_url": backend_url, "model": "double", "max_retries": 0}},
+            "rosey": {"nats_url": nats_url, "max_concurrent": 64, "rate_limits": NO_LIMITS,
+                      "memory": {"backend": memory, "bucket": bucket}},
+        }
+        path = workdir / f"{bucket}-{i}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        log = workdir / f"{bucket}-{i}.log"
+        process = subprocess.Popen([sys.executable, "-m", "assistant", "bot", "--config", str(path)], cwd=REPO,
+                                   stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        bots.append((process, log))
+    deadline = time.monotonic() + 60
+    for process, log in bots:
+        while "Rosey LLM plugin serving" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"a bot did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.05)
+    return bots
+
+
+def stop_bots(bots: list) -> None:
+    for process, _ in bots:
+        process.send_signal(signal.SIGTERM)
+    for process, _ in bots:
+        process.wait(30)
+
+
+async def bot_chat(nc, channel: str, text: str) -> float:
+    started = time.perf_counter()
+    reply = await nc.request("rosey.llm.chat", json.dumps(
+        {"channel": channel, "user": "bench", "message": text}).encode(), timeout=60)
+    elapsed = time.perf_counter() - started
+    if not json.loads(reply.data)["success"]:
+        raise RuntimeError(f"the bot failed: {reply.data!r}")
+    return elapsed
+
+
+async def echo_round_trip(nc) -> float:
+    started = time.perf_counter()
+    await nc.request("bench.echo", b"{}", timeout=10)
+    return time.perf_counter() - started
+
+
+async def direct_call(provider, text: str) -> float:
+    started = time.perf_counter()
+    await provider.complete([Message(MessageRole.SYSTEM, "You are Rosey."), Message(MessageRole.USER, text)])
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    setup: str, nc, provider, args: argparse.Namespace, tag: str, processes: dict[str, list[int]]
+) -> None:
+    """One request at a time (bot, direct call and a bare NATS echo alternating, each after the
+    backend's delay of idleness, as in real use), then ``--channels`` channels at once."""
+    bot_times, direct_times, echo_times = [], [], []
+    await bot_chat(nc, f"{tag}-warm", "warm up")
+    await direct_call(provider, "warm up")
+    for i in range(args.sequential):
+        direct_times.append(await direct_call(provider, f"question {i}"))
+        bot_times.append(await bot_chat(nc, f"{tag}-seq-{i % 10}", f"question {i}"))
+        await asyncio.sleep(args.delay)
+        echo_times.append(await echo_round_trip(nc))
+    overheads = [b - d for b, d in zip(bot_times, direct_times)]
+    one_at_a_time = 1 / statistics.mean(bot_times)
+
+    async def channel(index: int) -> None:
+        for turn in range(args.turns):
+            await bot_chat(nc, f"{tag}-par-{index}", f"turn {turn}")
+
+    cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
+    started = time.perf_counter()
+    await asyncio.gather(*(channel(i) for i in range(args.channels)))
+    at_once = args.channels * args.turns / (time.perf_counter() - started)
+    requests = args.channels * args.turns
+    cpu = {name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / requests for name, pids in processes.items()}
+    ms = 1000
+    print(f"{setup}:")
+    print(f"  one request:   bot {statistics.median(bot_times) * ms:.1f} ms p50, "
+          f"direct {statistics.median(direct_times) * ms:.1f} ms p50")
+    print(f"  overhead:      {statistics.median(overheads) * ms:.2f} ms p50, {percentile(overheads, 0.9) * ms:.2f} ms "
+          f"p90   (goal p50 <= 2 ms); of which a bare NATS request/reply between two processes after the same "
+          f"idle time: {statistics.median(echo_times) * ms:.2f} ms p50")
+    print(f"  throughput:    {one_at_a_time:.2f} req/s one at a time, {at_once:.1f} req/s with {args.channels} "
+          f"channels x {args.turns} turns = {at_once / one_at_a_time:.1f}x   (goal >= 30x)")
+    print("  CPU per request at once: " + ", ".join(f"{name} {seconds * ms:.2f} ms" for name, seconds in cpu.items()))
+
+
+async def direct_ceiling(provider, args: argparse.Namespace) -> None:
+    """The most the double and this machine allow: direct calls, as many at once as the bot gets."""
+    one = statistics.mean([await direct_call(provider, f"q {i}") for i in range(10)])
+
+    async def channel(index: int) -> None:
+        for turn in range(args.turns):
+            await direct_call(provider, f"turn {turn}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(channel(i) for i in range(args.channels)))
+    at_once = args.channels * args.turns / (time.perf_counter() - started)
+    print(f"direct calls, no bot (the ceiling): {1 / one:.2f} req/s one at a time, {at_once:.1f} req/s "
+          f"{args.channels} at once = {at_once * one:.1f}x\n")
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="rosey-bench-") as tmp:
+        workdir = Path(tmp)
+        server = NatsServer(workdir / "jetstream")
+        server.start()
+        double, backend_url = start_double(args.delay)
+        provider = ProviderFactory.create("mlx", {"llm": {"mlx": {"base_url": backend_url, "model": "double"}}})
+        clients = []
+        try:
+            nc = await nats.connect(server.url)
+            echo = await nats.connect(server.url)
+            clients += [nc, echo]
+
+            async def answer(msg) -> None:
+                await msg.respond(msg.data)
+
+            await echo.subscribe("bench.echo", cb=answer)
+            await nc.request("bench.echo", b"", timeout=10)  # the subscription is live once this answers
+            print(f"backend double answering after {args.delay * 1000:.0f} ms; {args.sequential} requests one at "
+                  f"a time, alternating with direct calls; then {args.channels} channels at once\n")
+            await direct_ceiling(provider, args)
+            for setup, count, memory in [("1 bot, SQLite", 1, "sqlite"), ("1 bot, JetStream KV", 1, "jetstream"),
+                                         ("2 bots, shared JetStream KV", 2, "jetstream")]:
+                tag = f"s{count}{memory[0]}"
+                bots = start_bots(count, workdir, backend_url, server.url, memory, f"bench-{tag}")
+                try:
+                    processes = {"bot": [bot.pid for bot, _ in bots], "backend double": [double.pid],
+                                 "nats-server": [server.process.pid], "bench client": [os.getpid()]}
+                    await measure(setup, nc, provider, args, tag, processes)
+                finally:
+                    stop_bots(bots)
+        finally:
+            for client in clients:
+                await client.close()
+            await provider.close()
+            double.terminate()
+            double.wait()
+            server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--delay", type=float, default=0.2, help="the double's answer time in seconds")
+    parser.add_argument("--sequential", type=int, default=40, help="requests one at a time")
+    parser.add_argument("--channels", type=int, default=50, help="channels at once")
+    parser.add_argument("--turns", type=int, default=4, help="turns per channel at once")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    asyncio.run(main(parser.parse_args()))
