@@ -97,6 +97,7 @@ class AssistantConfig(_Section):
 
 TUI_ACTIONS = (
     "cancel", "copy_last", "help", "toggle_reasoning", "toggle_theme", "new_conversation", "open_conversation",
+    "toggle_mic", "talk",
 )
 
 

@@ -25,10 +25,12 @@ from llm import Image
 from ..config import Config
 from ..events import ToolStarted
 from ..session import Session
+from ..voice import VoiceLoop
 from .commands import SlashCommands
 from .prompt import PromptInput
 from .screens import HelpScreen
 from .turn_view import TurnView
+from .voice_control import Devices, VoiceControl
 from .widgets import (
     AssistantMessage,
     ErrorNote,
@@ -60,10 +62,22 @@ class AssistantApp(App[None]):
                 tooltip="start a new conversation (the old one stays saved)"),
         Binding("ctrl+o", "open_conversation", "Open", id="open_conversation",
                 tooltip="continue a saved conversation"),
+        Binding("f3", "toggle_mic", "Mic", id="toggle_mic", tooltip="talk instead of typing: microphone on or off"),
+        Binding("f4", "talk", "Talk", id="talk", show=False,
+                tooltip="push to talk: take your next utterance (voice.mode: push_to_talk)"),
     ]
 
-    def __init__(self, config: Config, session: Session | None = None, resume: str | bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        session: Session | None = None,
+        resume: str | bool = False,
+        voice_devices: Devices | None = None,
+    ) -> None:
         super().__init__()
+        self.voice = VoiceControl(self, voice_devices)
+        self.voice_worker: Worker[None] | None = None
+        self.voice_loop: VoiceLoop | None = None
         self.config = config
         self.session = session or Session(config, store=_open_store(config))
         self.resume = resume
@@ -212,6 +226,24 @@ class AssistantApp(App[None]):
             self.turn.cancel()
         elif isinstance(self.screen, ModalScreen):
             self.screen.dismiss(None)
+
+    def action_toggle_mic(self) -> None:
+        if self.voice_worker is not None and not self.voice_worker.is_finished:
+            self.voice_worker.cancel()
+            self.notify("Microphone off", timeout=2)
+        else:
+            self.voice_worker = self.run_voice()
+
+    def action_talk(self) -> None:
+        if self.voice_loop is None:
+            self.notify("Turn the microphone on first (F3).", severity="warning")
+        else:
+            self.voice_loop.arm_push_to_talk()
+            self.notify("Listening for your next words", timeout=2)
+
+    @work(exclusive=True, group="voice")
+    async def run_voice(self) -> None:
+        await self.voice.run()
 
     def action_copy_last(self) -> None:
         answer = self.last_answer()

@@ -160,6 +160,9 @@ class AssistantMessage(ChatEntry):
         if note:
             await self.mount(Label(note, classes="figures", markup=False))
 
+    async def add_note(self, note: str) -> None:
+        await self.mount(Label(note, classes="figures", markup=False))
+
     async def _finish_block(self) -> None:
         if self._markdown is None:
             return

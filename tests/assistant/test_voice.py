@@ -165,3 +165,29 @@ def test_the_whole_loop_runs_on_real_sound_devices(
     assert len(result["heard"]) == 1 and "times" in result["heard"][0].lower()
     said = ears.transcriber.transcribe(sound_card.speaker_audio(ears.synthesizer.sample_rate)).text
     assert "84" in said, said
+
+
+async def test_the_app_hears_a_question_and_shows_the_answer_with_its_latency(
+    voice_config: Config, ears: Ears, tmp_path: Path
+) -> None:
+    from assistant.tui.app import AssistantApp
+    from assistant.tui.widgets import AssistantMessage, UserMessage
+    from tests.assistant.tui_helpers import wait_until
+
+    question = write_wav(tmp_path / "mic.wav", silence(0.3), spoken(ears, "What is 12 times 7?"))
+
+    def devices():
+        return WavFileInput(question, realtime=True, trailing_silence=1.5), WavFileOutput(tmp_path / "out.wav")
+
+    app = AssistantApp(voice_config, voice_devices=devices)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f3")
+
+        def latency_shown() -> bool:
+            return any("from the end of your speech" in str(label.render())
+                       for answer in app.query(AssistantMessage) for label in answer.query(".figures"))
+
+        await wait_until(pilot, latency_shown, "the spoken answer and its latency line")
+        heard = [m.text for m in app.query(UserMessage)]
+        assert len(heard) == 1 and "12" in heard[0]
+        assert "84" in app.query(AssistantMessage).last().text
