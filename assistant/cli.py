@@ -118,6 +118,13 @@ def _session(config: Config) -> Session:
     return Session(config, store=ConversationStore.open_default(config.data_dir))
 
 
+async def _start_tools(session: Session) -> None:
+    """Offer the tools when the backend can call them; a tool server that failed is said on stderr."""
+    if session.provider.capabilities.tools:
+        for problem in await session.start_tools():
+            print(f"warning: {problem}", file=sys.stderr)
+
+
 async def _answer(session: Session, question: str) -> bool:
     """Stream one answer to stdout; False (with the error on stderr) when it failed."""
     from .orchestrator import TurnError, TurnText
@@ -144,6 +151,7 @@ async def _chat(config: Config, args: argparse.Namespace) -> int:
     if args.resume:
         session.resume()
     try:
+        await _start_tools(session)
         return 0 if await _answer(session, question.strip()) else 1
     finally:
         await session.close()
@@ -155,6 +163,7 @@ async def _talk(config: Config, args: argparse.Namespace) -> int:
     _resume(session, args)
     print(f"Rosey ({session.backend}: {session.provider.model}). Ask anything; Ctrl-D to leave.", flush=True)
     try:
+        await _start_tools(session)
         while True:
             try:
                 line = await asyncio.to_thread(input, "you> ")
@@ -315,6 +324,7 @@ async def _voice(config: Config, args: argparse.Namespace) -> int:
     session = _session(config)
     _resume(session, args)
     try:
+        await _start_tools(session)
         return await voice(config, session)
     finally:
         await session.close()

@@ -119,3 +119,19 @@ def test_typed_conversation_answers_and_ends_on_end_of_input(user_env: dict[str,
     result = run(env=user_env, stdin="What is 12 times 7?\n")
     assert result.returncode == 0, result.stderr
     assert "84" in result.stdout
+
+
+def test_chat_offers_tools_to_a_backend_that_calls_them(
+    tmp_path: Path, user_env: dict[str, str], scripted_openai
+) -> None:
+    scripted_openai.reply(tool_calls=[("calculator", {"expression": "12 * 7"})])
+    scripted_openai.reply("12 times 7 is 84.")
+    config = tmp_path / "mlx.yaml"
+    config.write_text(f"llm:\n  backend: mlx\n  mlx:\n    base_url: {scripted_openai.base_url}\n")
+
+    result = run("--config", str(config), "chat", "What is 12 times 7?", env=user_env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "12 times 7 is 84."
+    assert "calculator" in [tool["function"]["name"] for tool in scripted_openai.requests[0]["tools"]]
+    assert scripted_openai.requests[1]["messages"][-1]["content"] == "84"
