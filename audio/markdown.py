@@ -17,6 +17,7 @@ _INLINE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # [text][ref] -> text
     (re.compile(r"<((?:https?|mailto):[^>\s]+)>"), r"\1"),  # <https://...> -> the address
     (re.compile(r"</?[A-Za-z][^>]*>"), ""),  # HTML tags
+    (re.compile(r"(?<=\d)\s*[*×]\s*(?=\d)"), " times "),  # 12 * 7 is said "12 times 7", not "asterisk"
     (re.compile(r"\*\*|__|~~"), ""),  # bold, strikethrough
     (re.compile(r"\*(?=\S)|(?<=\S)\*"), ""),  # *italic*
     (re.compile(r"(?<!\w)_(?=\S)|(?<=\S)_(?!\w)"), ""),  # _italic_, but snake_case stays

@@ -137,3 +137,9 @@ def test_nothing_speakable_gives_no_chunks() -> None:
 
 def test_split_sentences_has_no_early_clause_chunk() -> None:
     assert split_sentences("Hello there, my friend. How are you?") == ["Hello there, my friend.", "How are you?"]
+
+
+def test_a_multiplication_sign_is_said_as_times() -> None:
+    from audio.markdown import speakable
+
+    assert speakable("12 * 7 = 84, and 3×4 is **12**") == "12 times 7 = 84, and 3 times 4 is 12"
