@@ -209,6 +209,7 @@ class _Reply:
     async def interrupt(self) -> str:
         """Stop talking now; returns what was heard, which is all the conversation keeps."""
         playback = self.loop.speaker.stop()
+        self.latency.interrupted = True  # before the task ends: its end counts only uninterrupted turns
         heard = playback.spoken_text
         self.spoken_parts = [heard] if heard else []
         answered = self.answered
@@ -218,7 +219,6 @@ class _Reply:
                 await self.task
         if answered and self.committed:
             self.loop.session.amend_last_answer(heard)
-        self.latency.interrupted = True
         return heard
 
     def _message(self, message: Message, info: MessageInfo) -> None:

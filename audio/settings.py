@@ -69,7 +69,7 @@ class VADSettings(_Section):
 
     threshold: float = Field(default=0.5, gt=0, lt=1, description="speech probability that counts as speech")
     min_speech_ms: int = Field(default=250, ge=0, description="speech needed before a turn starts")
-    pause_ms: int = Field(default=200, ge=32, description="silence after which transcription may begin early")
+    pause_ms: int = Field(default=96, ge=32, description="silence after which transcription may begin early")
     min_silence_ms: int = Field(default=700, ge=64, description="silence that ends the turn")
     speech_pad_ms: int = Field(default=300, ge=0, le=2000, description="audio kept before speech starts")
     max_speech_s: float = Field(default=60.0, gt=1, description="a turn longer than this is ended anyway")
