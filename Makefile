@@ -22,8 +22,12 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest
 
+# Each prints its figures; BENCHMARKS.md holds the latest. All four take about 8 minutes.
 bench: $(BIN)/.installed-test
 	$(BIN)/python bench/provider_stream.py
+	$(BIN)/python bench/tui_stream.py
+	$(BIN)/python bench/voice_latency.py
+	$(BIN)/python bench/bot_throughput.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
