@@ -301,7 +301,7 @@ async def _listen(config: Config, args: argparse.Namespace) -> int:
 
     from audio import AudioError
 
-    from .voice_commands import listen
+    from .voice.cli import listen
 
     session = _session(config)
     try:
@@ -319,7 +319,7 @@ async def _listen(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _voice(config: Config, args: argparse.Namespace) -> int:
-    from .voice_commands import voice
+    from .voice.cli import voice
 
     session = _session(config)
     _resume(session, args)

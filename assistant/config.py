@@ -15,25 +15,8 @@ from typing import Any
 
 import platformdirs
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from assistant.mcp_tools import MCPServerSettings
-from assistant.personas import (
-    VOICE_PROMPT,
-    PersonaBook,
-    PersonaSettings,
-    UnknownPersonaError,
-)
-from assistant.rosey.settings import RoseySettings
-from assistant.tools import ToolSettings
-from assistant.voice_settings import VoiceSettings
 from audio.settings import AudioSettings
 from llm.settings import (
     BACKEND_ALIASES,
@@ -46,6 +29,13 @@ from llm.settings import (
     OpenRouterSettings,
 )
 
+from .personas import VOICE_PROMPT, PersonaBook, PersonaSettings, UnknownPersonaError
+from .rosey_settings import RoseySettings
+from .settings import Section
+from .tools.settings import MCPServerSettings, ToolSettings
+from .tui.settings import TUISettings
+from .voice.settings import VoiceSettings
+
 APP_NAME = "rosey-assistant"
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -54,11 +44,9 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names the file, the key and the fix."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LLMConfig(Section):
+    """The `llm:` section: which backend answers, and each backend's own settings."""
 
-
-class LLMConfig(_Section):
     backend: str = "local"
     local: LocalSettings = Field(default_factory=LocalSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
@@ -77,7 +65,9 @@ class LLMConfig(_Section):
         return name
 
 
-class AssistantConfig(_Section):
+class AssistantConfig(Section):
+    """The `assistant:` section: the prompt, personas, conversation length and tools."""
+
     system_prompt: str = VOICE_PROMPT
     persona: str = "default"
     personas: list[PersonaSettings] = Field(default_factory=list)
@@ -95,33 +85,14 @@ class AssistantConfig(_Section):
         return self
 
 
-TUI_ACTIONS = (
-    "cancel", "copy_last", "help", "toggle_reasoning", "toggle_theme", "new_conversation", "open_conversation",
-    "toggle_mic", "talk",
-)
+class Config(Section):
+    """The whole of config.yaml, validated: every section of every part of the program."""
 
-
-class TUIConfig(_Section):
-    """The terminal app: theme and key bindings (Textual key names, e.g. ctrl+y, f1, escape)."""
-
-    theme: str = "textual-dark"
-    keys: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("keys")
-    @classmethod
-    def _known_actions(cls, keys: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(keys) - set(TUI_ACTIONS))
-        if unknown:
-            raise ValueError(f"unknown action {', '.join(unknown)}; the actions are {', '.join(TUI_ACTIONS)}")
-        return keys
-
-
-class Config(_Section):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     llm: LLMConfig = Field(default_factory=LLMConfig)
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     rosey: RoseySettings = Field(default_factory=RoseySettings)
-    tui: TUIConfig = Field(default_factory=TUIConfig)
+    tui: TUISettings = Field(default_factory=TUISettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
 

@@ -69,3 +69,13 @@ class TurnError:
 
 
 TurnEvent = TurnText | TurnReasoning | ToolStarted | ToolFinished | TurnDone | TurnError
+
+
+def timing_figures(time_to_first_token: float | None, tokens_per_second: float | None) -> list[str]:
+    """How fast an answer came, worded one way wherever a person reads it: the app, the log, an export."""
+    figures = []
+    if time_to_first_token is not None:
+        figures.append(f"first token {time_to_first_token:.2f} s")
+    if tokens_per_second:
+        figures.append(f"{tokens_per_second:.1f} tok/s")
+    return figures

@@ -52,8 +52,8 @@ from .events import (
 )
 
 __all__ = [
-    "INTERRUPTED_MARK", "MessageInfo", "Orchestrator", "ToolFinished", "ToolStarted", "Tools",
-    "TurnDone", "TurnError", "TurnEvent", "TurnReasoning", "TurnText",
+    "INTERRUPTED_MARK", "MessageInfo", "MessageListener", "Orchestrator", "TentativeTurn", "ToolFinished",
+    "ToolStarted", "Tools", "TurnDone", "TurnError", "TurnEvent", "TurnOptions", "TurnReasoning", "TurnText",
 ]
 
 INTERRUPTED_MARK = " [interrupted]"
@@ -84,6 +84,27 @@ MessageListener = Callable[[Message, MessageInfo], None]
 
 
 @dataclass(frozen=True, slots=True)
+class TurnOptions:
+    """What one turn does differently from the orchestrator's defaults.
+
+    ``provider`` answers this turn instead of the orchestrator's; ``model``,
+    ``temperature`` and ``max_tokens`` override the backend's settings for it;
+    ``on_message`` hears this turn's messages instead of the orchestrator's
+    listener. ``spoken`` tells what a listener has heard of the answer so far:
+    an interrupted spoken answer keeps only that.
+    """
+
+    images: Sequence[Image] = ()
+    files: Sequence[str | Path] = ()
+    provider: LLMProvider | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    on_message: MessageListener | None = None
+    spoken: Callable[[], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _ToolFailure:
     content: str
     is_error: bool = True
@@ -93,15 +114,25 @@ class _ToolFailure:
 class _Turn:
     """Figures and text gathered over every round of one turn."""
 
+    provider: LLMProvider
+    context: ConversationContext
+    options: TurnOptions
+    record: Callable[[Message, MessageInfo], None]
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     texts: list[str] = field(default_factory=list)
     round_text: list[str] = field(default_factory=list)
     tool_results: dict[str, ToolOutcome] = field(default_factory=dict)
-    spoken: Callable[[], str] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    model: str = ""
+
+    @property
+    def model(self) -> str:
+        return self.options.model or self.provider.model
+
+    def info(self, done: TurnDone | None = None, interrupted: bool = False) -> MessageInfo:
+        model = done.model if done else self.model
+        return MessageInfo(backend=self.provider.name, model=model, done=done, interrupted=interrupted)
 
     def done(self, final: CompletionResult) -> TurnDone:
         now = time.perf_counter()
@@ -118,6 +149,16 @@ class _Turn:
 
 
 class Orchestrator:
+    """Runs turns of one conversation: the backend's stream, the tool loop, and the record in the context.
+
+    It owns the conversation's ``ConversationContext`` and the backend and tools
+    turns use by default. It knows no screen, no speaker, no bus and no file:
+    whoever drives it reads the turn events, and a ``MessageListener`` hears
+    every message added, for saving. It never retries a backend (providers do,
+    before their first token) and never raises out of a turn for a backend
+    failure: that is a ``TurnError`` event.
+    """
+
     def __init__(
         self,
         provider: LLMProvider,
@@ -137,45 +178,65 @@ class Orchestrator:
         previous, self.provider = self.provider, provider
         return previous
 
-    def offered_tools(self) -> list[ToolDefinition]:
-        """The tools the current backend is offered: none when it cannot call tools."""
-        if self.tools is None or not self.provider.capabilities.tools:
+    def use_tools(self, tools: Tools | None) -> None:
+        """Offer ``tools`` from the next turn on (they start after the conversation does)."""
+        self.tools = tools
+
+    def offered_tools(self, provider: LLMProvider | None = None) -> list[ToolDefinition]:
+        """The tools a backend is offered: none when it cannot call tools."""
+        provider = provider or self.provider
+        if self.tools is None or not provider.capabilities.tools:
             return []
         return self.tools.definitions()
 
-    async def run_turn(
-        self,
-        text: str,
-        images: Sequence[Image] = (),
-        files: Sequence[str | Path] = (),
-        spoken: Callable[[], str] | None = None,
-    ) -> AsyncIterator[TurnEvent]:
-        """Answer ``text`` (with ``files`` put before it and ``images`` attached) as events.
+    def run_turn(self, text: str, options: TurnOptions | None = None) -> AsyncIterator[TurnEvent]:
+        """Answer ``text`` as events, recording every message in the conversation.
 
-        A file that cannot be read is a ``TurnError`` before anything is added to the
-        conversation, so the person can fix the path and ask again. ``spoken`` tells
-        what a listener has heard so far: an interrupted spoken answer keeps only that.
+        ``options.files`` are put before the text and ``options.images`` attached. A
+        file that cannot be read is a ``TurnError`` before anything is added to the
+        conversation, so the person can fix the path and ask again.
         """
+        options = options or TurnOptions()
+        return self._run(text, options, self.context, options.on_message or self.on_message)
+
+    def tentative_turn(self, text: str, options: TurnOptions | None = None) -> TentativeTurn:
+        """A turn answered before it is known to be wanted (while a speaker only paused).
+
+        It runs on a fork of the conversation; see ``TentativeTurn``.
+        """
+        return TentativeTurn(self, text, options or TurnOptions())
+
+    def _run(
+        self, text: str, options: TurnOptions, context: ConversationContext, listener: MessageListener | None
+    ) -> AsyncIterator[TurnEvent]:
+        def record(message: Message, info: MessageInfo) -> None:
+            if listener is not None:
+                listener(message, info)
+
+        turn = _Turn(provider=options.provider or self.provider, context=context, options=options, record=record)
+        return self._turn(text, turn)
+
+    async def _turn(self, text: str, turn: _Turn) -> AsyncIterator[TurnEvent]:
+        provider, context, options = turn.provider, turn.context, turn.options
         try:
-            for path in reversed(files):
+            for path in reversed(options.files):
                 text = with_file(text, path)
         except FileInjectionError as exc:
-            yield TurnError(LLMInvalidRequestError(str(exc), provider=self.provider.name))
+            yield TurnError(LLMInvalidRequestError(str(exc), provider=provider.name))
             return
-        if images and not self.provider.capabilities.vision:
+        if options.images and not provider.capabilities.vision:
             yield TurnError(LLMInvalidRequestError(
-                f"{self.provider.display_name} cannot see images; switch to a vision backend "
+                f"{provider.display_name} cannot see images; switch to a vision backend "
                 "(ollama, openai, anthropic, openrouter) to attach one",
-                provider=self.provider.name,
+                provider=provider.name,
             ))
             return
-        self._record(self.context.add_user_message(text, images or None), MessageInfo())
-        turn = _Turn(model=self.provider.model, spoken=spoken)
+        turn.record(context.add_user_message(text, options.images or None), MessageInfo())
         pending: list[ToolCall] = []
         finished = False
         try:
             for round_number in range(self.max_tool_rounds + 1):
-                tools = self.offered_tools() if round_number < self.max_tool_rounds else []
+                tools = self.offered_tools(provider) if round_number < self.max_tool_rounds else []
                 result = None
                 async with aclosing(self._stream_round(turn, tools)) as events:
                     async for event in events:
@@ -189,22 +250,19 @@ class Orchestrator:
                 if not (tools and result.tool_calls):
                     finished = True
                     done = turn.done(result)
-                    self._record(self.context.add_assistant_message(result.content), self._info(done=done))
+                    turn.record(context.add_assistant_message(result.content), turn.info(done=done))
                     yield done
                     return
                 pending = list(result.tool_calls)
-                self._record(
-                    self.context.add_assistant_message(result.content, pending, result.reasoning_blocks), self._info()
-                )
+                turn.record(context.add_assistant_message(result.content, pending, result.reasoning_blocks), turn.info())
                 turn.round_text.clear()
                 async with aclosing(self._run_tools(pending, turn.tool_results)) as events:
                     async for event in events:
                         yield event
                 for call in pending:
                     outcome = turn.tool_results[call.id]
-                    self._record(
-                        self.context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error),
-                        self._info(),
+                    turn.record(
+                        context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error), turn.info()
                     )
                 pending = []
         except LLMError as error:
@@ -223,9 +281,13 @@ class Orchestrator:
         A conversation too long for the model loses its oldest turns until it fits,
         as long as nothing of this answer has been said yet.
         """
+        options = turn.options
         while True:
             try:
-                stream = self.provider.stream(self.context.get_messages(), tools=tools or None)
+                stream = turn.provider.stream(
+                    turn.context.get_messages(), tools=tools or None,
+                    temperature=options.temperature, max_tokens=options.max_tokens, model=options.model,
+                )
                 async with aclosing(stream) as events:
                     async for event in events:
                         if isinstance(event, TextDelta):
@@ -239,9 +301,8 @@ class Orchestrator:
                             yield event.result
                 return
             except LLMContextLengthError:
-                if turn.round_text or not self.context.drop_oldest_turn():
+                if turn.round_text or not turn.context.drop_oldest_turn():
                     raise
-
     async def _run_tools(self, calls: list[ToolCall], results: dict[str, ToolOutcome]) -> AsyncIterator[TurnEvent]:
         """Run every call at once and report each as it finishes, its result put in ``results``."""
         assert self.tools is not None
@@ -267,21 +328,54 @@ class Orchestrator:
             for task in tasks:
                 task.cancel()
 
-    def _close_interrupted_turn(self, turn: _Turn, pending: list[ToolCall]) -> None:
+    @staticmethod
+    def _close_interrupted_turn(turn: _Turn, pending: list[ToolCall]) -> None:
         for call in pending:
             outcome = turn.tool_results.get(call.id, _ToolFailure(TOOL_INTERRUPTED))
-            self._record(
-                self.context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error), self._info()
+            turn.record(
+                turn.context.add_tool_result(call.id, outcome.content, call.name, outcome.is_error), turn.info()
             )
-        kept = turn.spoken() if turn.spoken is not None else "".join(turn.round_text)
+        spoken = turn.options.spoken
+        kept = spoken() if spoken is not None else "".join(turn.round_text)
         if kept or turn.round_text:
             content = kept + INTERRUPTED_MARK
-            self._record(self.context.add_assistant_message(content), self._info(interrupted=True))
+            turn.record(turn.context.add_assistant_message(content), turn.info(interrupted=True))
 
-    def _info(self, done: TurnDone | None = None, interrupted: bool = False) -> MessageInfo:
-        model = done.model if done else self.provider.model
-        return MessageInfo(backend=self.provider.name, model=model, done=done, interrupted=interrupted)
 
-    def _record(self, message: Message, info: MessageInfo) -> None:
-        if self.on_message is not None:
-            self.on_message(message, info)
+class TentativeTurn:
+    """A turn answered on a fork of the conversation, kept out of it until ``commit()``.
+
+    The voice loop starts answering while the person only paused: if they go
+    on speaking, the answer must leave no trace. Until ``commit()`` every
+    message of the turn is held; ``commit()`` adds the held messages to the
+    conversation in order and tells the listener, and later ones go straight
+    through. An uncommitted turn is simply dropped: the fork goes with it.
+    """
+
+    def __init__(self, orchestrator: Orchestrator, text: str, options: TurnOptions) -> None:
+        self._orchestrator = orchestrator
+        self._listener = options.on_message or orchestrator.on_message
+        self._held: list[tuple[Message, MessageInfo]] = []
+        self.committed = False
+        self.events: AsyncIterator[TurnEvent] = orchestrator._run(
+            text, options, orchestrator.context.fork(), self._message
+        )
+        """The turn's events; iterating them runs the turn."""
+
+    def commit(self) -> None:
+        """The turn is wanted: its messages join the conversation, now and from now on."""
+        self.committed = True
+        held, self._held = self._held, []
+        for message, info in held:
+            self._adopt(message, info)
+
+    def _message(self, message: Message, info: MessageInfo) -> None:
+        if self.committed:
+            self._adopt(message, info)
+        else:
+            self._held.append((message, info))
+
+    def _adopt(self, message: Message, info: MessageInfo) -> None:
+        self._orchestrator.context.add_message(message)
+        if self._listener is not None:
+            self._listener(message, info)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from .settings import Section
 
 VOICE_PROMPT = (
     "You are Rosey, a friendly voice assistant. Your answers are spoken aloud, so keep them "
@@ -27,10 +29,8 @@ CHAT_ROOM_PROMPT = (
 )
 
 
-class PersonaSettings(BaseModel):
+class PersonaSettings(Section):
     """A persona written in config.yaml (`assistant.personas` or `rosey.personas`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
     description: str = ""

@@ -9,7 +9,7 @@ goes through here, so they all behave alike.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,17 @@ from llm import (
 )
 
 from .config import Config
-from .orchestrator import INTERRUPTED_MARK, MessageInfo, Orchestrator, Tools, TurnEvent
+from .orchestrator import (
+    INTERRUPTED_MARK,
+    MessageInfo,
+    Orchestrator,
+    TentativeTurn,
+    Tools,
+    TurnEvent,
+    TurnOptions,
+)
 from .personas import Persona, PersonaBook
+from .tools import ToolBox, build_toolbox
 
 if TYPE_CHECKING:
     from .store import ConversationStore
@@ -36,6 +45,14 @@ class BackendUnavailable(Exception):
 
 
 class Session:
+    """One person's conversation: the backend, the persona, the tools and the saved record.
+
+    It owns the orchestrator that runs the turns and the toolbox it started;
+    it decides when a conversation is saved and what a switch of backend or
+    persona does. It never draws anything, plays anything or reads a socket:
+    the faces (TUI, CLI, voice loop) call it and show what it returns.
+    """
+
     def __init__(
         self,
         config: Config,
@@ -61,6 +78,7 @@ class Session:
             on_message=self.save_message,
         )
         self._last_answer: tuple[Message, int | None] | None = None
+        self._toolbox = tools if isinstance(tools, ToolBox) else None
 
     @property
     def provider(self) -> LLMProvider:
@@ -73,7 +91,14 @@ class Session:
     def run_turn(
         self, text: str, images: Sequence[Image] = (), files: Sequence[str | Path] = ()
     ) -> AsyncIterator[TurnEvent]:
-        return self.orchestrator.run_turn(text, images, files)
+        return self.orchestrator.run_turn(text, TurnOptions(images=images, files=files))
+
+    def tentative_turn(self, text: str, spoken: Callable[[], str]) -> TentativeTurn:
+        """A spoken turn answered before the person is known to have finished; saved once committed.
+
+        ``spoken`` tells what the person has heard of the answer, should they interrupt it.
+        """
+        return self.orchestrator.tentative_turn(text, TurnOptions(spoken=spoken))
 
     async def switch_backend(self, backend: str, model: str | None = None) -> None:
         """Continue the conversation on another backend, once it has answered.
@@ -95,9 +120,6 @@ class Session:
         previous = self.orchestrator.switch_provider(provider)
         self.backend = backend
         await previous.close()
-
-    async def switch_model(self, model: str) -> None:
-        await self.switch_backend(self.backend, model)
 
     async def models(self) -> list[str]:
         """The current backend's models, for the model picker; raises ``LLMError``."""
@@ -137,13 +159,15 @@ class Session:
         return True
 
     async def start_tools(self) -> list[str]:
-        """Start the configured tools (built-ins and MCP servers); returns what failed to start."""
-        from .tools import build_toolbox
+        """Start the configured tools (built-ins and MCP servers); returns what failed to start.
 
+        A session given its tools when it was made keeps those.
+        """
         if self.orchestrator.tools is None:
             assistant = self.config.assistant
-            self.orchestrator.tools = await build_toolbox(assistant.tools, assistant.mcp_servers, self.config.data_dir)
-        return list(getattr(self.orchestrator.tools, "problems", []))
+            self._toolbox = await build_toolbox(assistant.tools, assistant.mcp_servers, self.config.data_dir)
+            self.orchestrator.use_tools(self._toolbox)
+        return list(self._toolbox.problems) if self._toolbox is not None else []
 
     def tool_source(self, name: str) -> str:
         tools = self.orchestrator.tools
@@ -151,9 +175,8 @@ class Session:
 
     async def close(self) -> None:
         await self.provider.close()
-        closing = getattr(self.orchestrator.tools, "aclose", None)
-        if closing is not None:
-            await closing()
+        if self._toolbox is not None:
+            await self._toolbox.aclose()
 
     def _create_provider(self, backend: str, model: str | None = None) -> LLMProvider:
         raw = self.config.provider_config()

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/voice_latency.py [--rounds 2] [--also audio.vad.pause_ms=96 ...]
 
-Drives the loop of ``assistant listen`` (``voice_commands.voice_loop``): a
+Drives the loop of ``assistant listen`` (``VoiceLoop.from_config``): a
 WAV file as the microphone, paced in real time, and a WAV file as the
 speaker on the same clock; Whisper, Piper and the embedded model loaded
 once and warmed; the default config.yaml with ``llm.local.temperature: 0``
@@ -52,8 +52,9 @@ import numpy as np
 
 from assistant.config import REPO_CONFIG, Config, ConfigError, load_config
 from assistant.session import Session
-from assistant.voice import Latency
-from assistant.voice_commands import Ears, voice_loop
+from assistant.voice.events import Latency
+from assistant.voice.loop import VoiceLoop
+from assistant.voice.models import SpeechModels
 from audio import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
@@ -196,7 +197,7 @@ def make_questions(synthesizer: Synthesizer, folder: Path) -> tuple[list[tuple[s
     return inputs, busy / spoken
 
 
-async def one_turn(config: Config, ears: Ears, provider: LLMProvider, source: str, wav: Path, out: Path) -> Run:
+async def one_turn(config: Config, ears: SpeechModels, provider: LLMProvider, source: str, wav: Path, out: Path) -> Run:
     """The first turn heard in ``wav``, up to its answer's first sound."""
     transcriber: _RecordingTranscriber = ears.transcriber  # type: ignore[assignment]
     whisper_before = len(transcriber.transcripts)
@@ -204,7 +205,7 @@ async def one_turn(config: Config, ears: Ears, provider: LLMProvider, source: st
     trailing = (config.audio.vad.min_silence_ms + 500) / 1000  # as `assistant listen` pads its input
     microphone = WavFileInput(wav, realtime=True, trailing_silence=trailing)
     speaker = _FirstSoundSpeaker(out)
-    loop = voice_loop(config, session, ears, microphone, speaker)
+    loop = VoiceLoop.from_config(config, session, ears, microphone, speaker)
     running = asyncio.create_task(loop.run(max_turns=1))
     sounded = asyncio.create_task(speaker.first_sound.wait())
     try:
@@ -359,7 +360,7 @@ async def _bench(rounds: int, also: list[str], folder: Path) -> None:
 
     started = time.perf_counter()
     provider = ProviderFactory.create_from_config(config.provider_config())
-    ears = Ears.from_config(config)
+    ears = SpeechModels.from_config(config)
     recorder = _RecordingTranscriber(ears.transcriber)
     ears.transcriber = recorder  # type: ignore[assignment]
     try:

@@ -14,6 +14,12 @@ from .types import Image, Message, MessageRole, ReasoningBlock, ToolCall
 
 
 class ConversationContext:
+    """The messages a backend is shown: one system message, then whole turns, at most ``max_turns`` of them.
+
+    It owns the order and pruning of messages and nothing else: it never talks to a
+    backend and never saves anything (listeners of the orchestrator do).
+    """
+
     def __init__(self, max_turns: int = 10, system_message: str | None = None) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -67,6 +73,15 @@ class ConversationContext:
             self._prune()
         else:
             self._current_turn().append(message)
+
+    def fork(self) -> ConversationContext:
+        """A copy that can grow apart: an answer tried out on it leaves this one untouched.
+
+        The messages themselves are shared, so the fork costs a list per turn.
+        """
+        fork = ConversationContext(self.max_turns, self.system_message)
+        fork._turns = [list(turn) for turn in self._turns]
+        return fork
 
     def get_messages(self) -> list[Message]:
         messages = [Message(MessageRole.SYSTEM, self.system_message)] if self.system_message else []

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from assistant.config import load_config
 from assistant.session import Session
-from assistant.voice import Heard
-from assistant.voice_commands import Ears, latency_report, voice_loop
+from assistant.voice.events import Heard
+from assistant.voice.cli import latency_report
+from assistant.voice.loop import VoiceLoop
+from assistant.voice.models import SpeechModels
 from audio import SoundDeviceInput, SoundDeviceOutput
 
 
@@ -24,13 +26,13 @@ async def main(data_dir: str, model_path: str) -> dict[str, object]:
         "data_dir": data_dir, "llm.local.model_path": model_path, "llm.local.temperature": 0.0,
     })
     session = Session(config)
-    ears = Ears.from_config(config)
+    ears = SpeechModels.from_config(config)
     heard: list[str] = []
     await ears.warm(session)
     microphone = SoundDeviceInput(config.audio.input_device)
     speaker = SoundDeviceOutput(config.audio.output_device, sample_rate=ears.synthesizer.sample_rate)
     try:
-        loop = voice_loop(
+        loop = VoiceLoop.from_config(
             config, session, ears, microphone, speaker,
             lambda event: heard.append(event.text) if isinstance(event, Heard) else None,
         )

@@ -37,16 +37,38 @@ def test_help_answers_without_loading_models_or_http() -> None:
     assert probe.stdout.split() == ["False", "False"]
 
 
-def test_chat_answers_12_times_7_with_the_embedded_model(user_env: dict[str, str]) -> None:
+def scripted_config(tmp_path: Path, scripted_openai) -> Path:
+    config = tmp_path / "mlx.yaml"
+    config.write_text(f"llm:\n  backend: mlx\n  mlx:\n    base_url: {scripted_openai.base_url}\n")
+    return config
+
+
+def test_chat_answers_with_the_embedded_model_out_of_the_box(user_env: dict[str, str]) -> None:
+    """No config, no server: the bundled model answers, and only the answer reaches stdout."""
     result = run("chat", "What is 12 times 7?", env=user_env)
     assert result.returncode == 0, result.stderr
-    assert "84" in result.stdout
+    answer = result.stdout.strip()
+    assert answer and "User:" not in answer and "Rosey:" not in answer
 
 
-def test_chat_reads_the_question_from_stdin(user_env: dict[str, str]) -> None:
-    result = run("chat", "-", env=user_env, stdin="What is 12 times 7?\n")
+def test_chat_prints_the_answer_as_the_backend_wrote_it(
+    tmp_path: Path, user_env: dict[str, str], scripted_openai
+) -> None:
+    scripted_openai.reply("12 times 7 is 84.")
+    result = run("--config", str(scripted_config(tmp_path, scripted_openai)), "chat", "What is 12 times 7?",
+                 env=user_env)
     assert result.returncode == 0, result.stderr
-    assert "84" in result.stdout
+    assert result.stdout.strip() == "12 times 7 is 84."
+    assert scripted_openai.requests[0]["messages"][-1] == {"role": "user", "content": "What is 12 times 7?"}
+
+
+def test_chat_reads_the_question_from_stdin(tmp_path: Path, user_env: dict[str, str], scripted_openai) -> None:
+    scripted_openai.reply("84")
+    result = run("--config", str(scripted_config(tmp_path, scripted_openai)), "chat", "-", env=user_env,
+                 stdin="What is 12 times 7?\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "84"
+    assert scripted_openai.requests[0]["messages"][-1]["content"] == "What is 12 times 7?"
 
 
 def test_a_dead_backend_is_one_clear_line_and_a_failing_exit(tmp_path: Path, user_env: dict[str, str]) -> None:
@@ -115,10 +137,18 @@ def test_doctor_says_how_to_fix_an_unreachable_backend(tmp_path: Path, user_env:
     assert "fix: start it with `ollama serve`" in result.stdout
 
 
-def test_typed_conversation_answers_and_ends_on_end_of_input(user_env: dict[str, str]) -> None:
-    result = run(env=user_env, stdin="What is 12 times 7?\n")
+def test_typed_conversation_answers_each_line_and_ends_on_end_of_input(
+    tmp_path: Path, user_env: dict[str, str], scripted_openai
+) -> None:
+    scripted_openai.reply("84.")
+    scripted_openai.reply("Rome.")
+    result = run("--config", str(scripted_config(tmp_path, scripted_openai)), env=user_env,
+                 stdin="What is 12 times 7?\nAnd the capital of Italy?\n")
     assert result.returncode == 0, result.stderr
-    assert "84" in result.stdout
+    assert result.stdout.index("84.") < result.stdout.index("Rome.")
+    assert [m["content"] for m in scripted_openai.requests[1]["messages"] if m["role"] != "system"] == [
+        "What is 12 times 7?", "84.", "And the capital of Italy?",
+    ]
 
 
 def test_chat_offers_tools_to_a_backend_that_calls_them(
@@ -126,10 +156,9 @@ def test_chat_offers_tools_to_a_backend_that_calls_them(
 ) -> None:
     scripted_openai.reply(tool_calls=[("calculator", {"expression": "12 * 7"})])
     scripted_openai.reply("12 times 7 is 84.")
-    config = tmp_path / "mlx.yaml"
-    config.write_text(f"llm:\n  backend: mlx\n  mlx:\n    base_url: {scripted_openai.base_url}\n")
 
-    result = run("--config", str(config), "chat", "What is 12 times 7?", env=user_env)
+    result = run("--config", str(scripted_config(tmp_path, scripted_openai)), "chat", "What is 12 times 7?",
+                 env=user_env)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "12 times 7 is 84."

@@ -17,6 +17,7 @@ from assistant.orchestrator import (
     ToolStarted,
     TurnDone,
     TurnError,
+    TurnOptions,
     TurnText,
 )
 from llm import (
@@ -219,7 +220,7 @@ async def test_an_unreadable_file_is_an_error_and_the_conversation_is_untouched(
     scripted_openai, orchestrator_for, tmp_path: Path
 ) -> None:
     orchestrator = orchestrator_for(None)
-    events = [e async for e in orchestrator.run_turn("Summarize it.", files=[tmp_path / "missing.txt"])]
+    events = [e async for e in orchestrator.run_turn("Summarize it.", TurnOptions(files=[tmp_path / "missing.txt"]))]
 
     assert isinstance(events[-1], TurnError) and "missing.txt: no such file" in events[-1].message
     assert orchestrator.context.turn_count == 0 and scripted_openai.requests == []
@@ -230,7 +231,7 @@ async def test_a_file_is_put_before_the_question(scripted_openai, orchestrator_f
     notes.write_text("The meeting is on Tuesday.")
     orchestrator = orchestrator_for(None)
 
-    [e async for e in orchestrator.run_turn("When is the meeting?", files=[notes])]
+    [e async for e in orchestrator.run_turn("When is the meeting?", TurnOptions(files=[notes]))]
 
     sent = scripted_openai.requests[0]["messages"][-1]["content"]
     assert "The meeting is on Tuesday." in sent and sent.endswith("When is the meeting?")
@@ -240,7 +241,7 @@ async def test_an_image_for_a_backend_without_vision_is_refused_with_the_fix(scr
     orchestrator = orchestrator_for(None)
     png = Image(data=b"\x89PNG\r\n\x1a\n" + b"\0" * 16, media_type="image/png")
 
-    events = [e async for e in orchestrator.run_turn("What is this?", images=[png])]
+    events = [e async for e in orchestrator.run_turn("What is this?", TurnOptions(images=[png]))]
 
     assert isinstance(events[-1], TurnError) and "switch to a vision backend" in events[-1].message
 

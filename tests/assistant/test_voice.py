@@ -21,8 +21,9 @@ import soundfile
 from assistant.config import Config
 from assistant.orchestrator import INTERRUPTED_MARK
 from assistant.session import Session
-from assistant.voice import Heard, Interrupted, VoiceLoop
-from assistant.voice_commands import Ears, voice_loop
+from assistant.voice.events import Heard, Interrupted
+from assistant.voice.loop import VoiceLoop
+from assistant.voice.models import SpeechModels
 from audio import SAMPLE_RATE, WavFileInput, WavFileOutput, read_audio
 from audio.markdown import speakable
 from audio.resample import resample
@@ -40,15 +41,15 @@ def voice_config(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def ears(voice_config: Config) -> Iterator[Ears]:
-    ears = Ears.from_config(voice_config)
+def ears(voice_config: Config) -> Iterator[SpeechModels]:
+    ears = SpeechModels.from_config(voice_config)
     ears.transcriber.warm()
     ears.synthesizer.warm()
     yield ears
     ears.close()
 
 
-def spoken(ears: Ears, text: str) -> np.ndarray:
+def spoken(ears: SpeechModels, text: str) -> np.ndarray:
     pcm = np.concatenate([chunk.pcm for chunk in ears.synthesizer.synthesize(text)])
     return resample(pcm, ears.synthesizer.sample_rate, SAMPLE_RATE)
 
@@ -82,14 +83,14 @@ def sound_end(pcm: np.ndarray, rate: int, level: float = 0.02) -> float:
 
 
 async def run_loop(
-    config: Config, ears: Ears, microphone_wav: Path, speaker_wav: Path, turns: int
+    config: Config, ears: SpeechModels, microphone_wav: Path, speaker_wav: Path, turns: int
 ) -> tuple[Session, VoiceLoop, list[Any]]:
     session = Session(config)
     events: list[Any] = []
     microphone = WavFileInput(microphone_wav, realtime=True, trailing_silence=1.5)
     speaker = WavFileOutput(speaker_wav)
     try:
-        loop = voice_loop(config, session, ears, microphone, speaker, events.append)
+        loop = VoiceLoop.from_config(config, session, ears, microphone, speaker, events.append)
         await loop.run(max_turns=turns)
     finally:
         await speaker.close()
@@ -98,7 +99,7 @@ async def run_loop(
 
 
 def test_listen_answers_a_spoken_question_and_the_two_files_show_the_latency(
-    ears: Ears, tmp_path: Path, model_path: Path
+    ears: SpeechModels, tmp_path: Path, model_path: Path
 ) -> None:
     question = write_wav(tmp_path / "question.wav", silence(0.4), spoken(ears, "What is 12 times 7?"))
     answer = tmp_path / "answer.wav"
@@ -128,7 +129,7 @@ def test_listen_answers_a_spoken_question_and_the_two_files_show_the_latency(
 
 
 async def test_speaking_over_the_answer_stops_it_and_keeps_only_what_was_heard(
-    voice_config: Config, ears: Ears, tmp_path: Path
+    voice_config: Config, ears: SpeechModels, tmp_path: Path
 ) -> None:
     long_question = spoken(ears, "List the numbers from 1 to 200.")
     follow_up = spoken(ears, "What is 12 times 7?")
@@ -150,7 +151,7 @@ async def test_speaking_over_the_answer_stops_it_and_keeps_only_what_was_heard(
 
 
 async def test_a_pause_mid_question_is_not_the_end_of_the_turn(
-    voice_config: Config, ears: Ears, tmp_path: Path
+    voice_config: Config, ears: SpeechModels, tmp_path: Path
 ) -> None:
     start, rest = spoken(ears, "What is 12"), spoken(ears, "times 7?")
     microphone = write_wav(tmp_path / "mic.wav", silence(0.3), start, silence(0.25), rest)
@@ -166,7 +167,7 @@ async def test_a_pause_mid_question_is_not_the_end_of_the_turn(
 
 
 def test_the_whole_loop_runs_on_real_sound_devices(
-    sound_card: FileSoundCard, ears: Ears, tmp_path: Path, model_path: Path
+    sound_card: FileSoundCard, ears: SpeechModels, tmp_path: Path, model_path: Path
 ) -> None:
     sound_card.speak_into_mic(np.concatenate([silence(0.5), spoken(ears, "What is 12 times 7?"), silence(3.0)]))
 
@@ -181,7 +182,7 @@ def test_the_whole_loop_runs_on_real_sound_devices(
 
 
 async def test_the_app_hears_a_question_and_shows_the_answer_with_its_latency(
-    voice_config: Config, ears: Ears, tmp_path: Path
+    voice_config: Config, ears: SpeechModels, tmp_path: Path
 ) -> None:
     from assistant.tui.app import AssistantApp
     from assistant.tui.widgets import AssistantMessage, UserMessage

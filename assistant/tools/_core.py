@@ -1,4 +1,4 @@
-"""Tools the model can call: typed Python functions, the built-ins, and the box that runs them.
+"""What a tool is: a typed Python function the model can call, and the box that runs them by name.
 
 A tool is a typed function; its signature becomes the JSON Schema the model
 sees (through pydantic, so the schema and the validation of the model's
@@ -7,10 +7,6 @@ chooses it by. ``ToolBox.run`` never raises: whatever goes wrong (an unknown
 tool, bad arguments, an exception, a timeout) becomes an error result the model
 can read and act on, because a model that is told what went wrong can fix its
 call, while a crashed turn helps nobody.
-
-Built-ins (in ``assistant.builtin_tools``): ``current_datetime``, ``calculator``, ``remember`` / ``recall`` and
-``read_file``; tools of MCP servers are added by ``build_toolbox`` (see
-``assistant.mcp_tools``).
 """
 
 from __future__ import annotations
@@ -18,25 +14,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import pydantic_core
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    create_model,
-    field_validator,
-)
+from pydantic import ConfigDict, ValidationError, create_model
 
 from llm import ToolCall, ToolDefinition
-
-if TYPE_CHECKING:
-    from .mcp_tools import MCPServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -275,55 +260,3 @@ class ToolBox:
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             await on_close()
-
-
-class ToolSettings(BaseModel):
-    """The section ``assistant.tools`` of config.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    datetime: bool = True
-    calculator: bool = True
-    memory: bool = Field(default=True, description="remember + recall")
-    read_file: bool = Field(default=True, description="offered only when read_file_dirs is not empty")
-    read_file_dirs: list[Path] = Field(default_factory=list)
-    timeout: float = Field(default=30.0, gt=0, description="seconds one tool call may take")
-    max_result_chars: int = Field(default=16_000, gt=0)
-
-    @field_validator("read_file_dirs")
-    @classmethod
-    def _expand_home(cls, dirs: list[Path]) -> list[Path]:
-        return [folder.expanduser() for folder in dirs]
-
-
-async def build_toolbox(
-    settings: ToolSettings, mcp_servers: Sequence[MCPServerSettings], data_dir: Path
-) -> ToolBox:
-    """The built-ins enabled in ``settings`` and the tools of every MCP server that starts.
-
-    A server that fails to start, or a ``read_file_dirs`` entry that is not a folder,
-    becomes a line of ``problems``; everything else keeps working.
-    """
-    from .builtin_tools import builtin_tools
-
-    tools = builtin_tools(settings, data_dir)
-    problems = [
-        f"assistant.tools.read_file_dirs: {folder} is not a folder; read_file cannot read anything there"
-        for folder in settings.read_file_dirs
-        if settings.read_file and not folder.is_dir()
-    ]
-    on_close = None
-    if mcp_servers:
-        from .mcp_tools import start_mcp_servers
-
-        servers = await start_mcp_servers(mcp_servers, {item.name for item in tools}, data_dir / "logs")
-        tools += servers.tools
-        problems += servers.problems
-        on_close = servers.aclose
-    return ToolBox(
-        tools,
-        timeout=settings.timeout,
-        max_result_chars=settings.max_result_chars,
-        problems=problems,
-        on_close=on_close,
-    )

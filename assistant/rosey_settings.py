@@ -1,7 +1,8 @@
 """Settings of the Rosey chat-bot plugin: the `rosey:` section of config.yaml.
 
-Kept free of NATS and the LLM code so that validating a config file stays
-instant (``assistant/config.py`` imports this module on every start).
+It lives beside ``config.py`` rather than in ``assistant/rosey/``: config.py
+reads it on every start, and importing anything inside ``assistant/rosey/``
+runs that package, which loads the plugin, which needs the config.
 """
 
 from __future__ import annotations
@@ -9,23 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from assistant.personas import PersonaBook, PersonaSettings, UnknownPersonaError
+from .personas import PersonaBook, PersonaSettings, UnknownPersonaError
+from .settings import Section
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TLSSettings(_Section):
+class TLSSettings(Section):
     """Files for a NATS server that wants TLS; all paths, all optional."""
 
     ca_file: Path | None = None
@@ -33,8 +24,8 @@ class TLSSettings(_Section):
     key_file: Path | None = None
 
 
-class RateLimitSettings(_Section):
-    """Seed 002's RateLimitConfig. 0 switches a limit off."""
+class RateLimitSettings(Section):
+    """How much the room may ask of the backend. 0 switches a limit off."""
 
     requests_per_minute: int = Field(default=10, ge=0, description="per user")
     requests_per_hour: int = Field(default=100, ge=0, description="per user")
@@ -43,7 +34,7 @@ class RateLimitSettings(_Section):
     tokens_per_day: int = Field(default=50000, ge=0, description="all users together, UTC day")
 
 
-class MemorySettings(_Section):
+class MemorySettings(Section):
     """Where conversations, personas, memories and usage are kept."""
 
     backend: Literal["sqlite", "jetstream"] = "sqlite"
@@ -53,7 +44,7 @@ class MemorySettings(_Section):
     context_memories: int = Field(default=3, ge=0, le=20, description="memories shown to the model per turn")
 
 
-class RoseySettings(_Section):
+class RoseySettings(Section):
     nats_url: str = "nats://127.0.0.1:4222"
     user: str | None = None
     password: SecretStr | None = None

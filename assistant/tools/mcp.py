@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llm import ToolDefinition
 
-from .tools import Tool, ToolError, ToolResult
+from ._core import Tool, ToolError, ToolResult
+from .settings import MCPServerSettings
 
 if TYPE_CHECKING:
     import anyio
@@ -50,27 +50,6 @@ _VALID_TOOL_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOOL_NAME}}}")
 _INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _LIST_PAGES_LIMIT = 100
 _STDERR_TAIL_LINES = 3
-
-
-class MCPServerSettings(BaseModel):
-    """One item of ``assistant.mcp_servers`` in config.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="shown beside its tools; letters, digits, - and _")
-    command: str = Field(min_length=1)
-    args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(
-        default_factory=dict,
-        description="added to HOME, PATH, SHELL, TERM, USER, LOGNAME; ${VAR} takes VAR from our environment",
-    )
-    startup_timeout: float = Field(default=15.0, gt=0, description="seconds to start and list its tools")
-
-    @field_validator("env")
-    @classmethod
-    def _expand_variables(cls, env: dict[str, str]) -> dict[str, str]:
-        """Lets a secret stay in the environment rather than in config.yaml: ``TOKEN: ${GITHUB_TOKEN}``."""
-        return {key: os.path.expandvars(value) for key, value in env.items()}
 
 
 class MCPServerError(Exception):

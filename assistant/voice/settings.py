@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ..settings import Section
 
 
-class VoiceSettings(BaseModel):
+class VoiceSettings(Section):
     """The `voice:` section of config.yaml: how the loop takes turns."""
-
-    model_config = ConfigDict(extra="forbid")
 
     early_start: bool = Field(default=True, description="answer during the end-of-turn silence")
     barge_in: bool = Field(default=True, description="the person's speech stops the assistant's")

@@ -24,83 +24,31 @@ import contextlib
 import re
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llm import ConversationContext, Message, MessageRole
-
-from .events import TurnDone, TurnError, TurnText
-from .orchestrator import MessageInfo, Orchestrator
-from .voice_settings import VoiceSettings
+from ..config import Config
+from ..events import TurnDone, TurnError, TurnEvent, TurnText
+from .events import (
+    EventSink,
+    Heard,
+    Hearing,
+    Ignored,
+    Interrupted,
+    Latency,
+    Listening,
+    Speaking,
+    VoiceEvent,
+)
+from .models import SpeechModels
+from .settings import VoiceSettings
 
 if TYPE_CHECKING:
-    from audio import AudioInput, AudioOutput, Endpointer, Synthesizer, Transcriber
+    import numpy as np
 
-    from .session import Session
+    from audio import AudioInput, AudioOutput, Endpointer, SpeechEnded, Synthesizer, Transcriber, Transcript, VADEvent
 
-
-@dataclass(frozen=True, slots=True)
-class Listening:
-    """The microphone is open and nobody is speaking."""
-
-
-@dataclass(frozen=True, slots=True)
-class Hearing:
-    """The person is speaking."""
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """The person's words, as the next turn."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Ignored:
-    """Something was heard but is not a turn (silence, noise, our own echo); ``reason`` says which."""
-
-    text: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Speaking:
-    """The first audio of an answer went to the speaker."""
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupted:
-    """The person spoke over the answer; ``spoken`` is what they heard of it."""
-
-    spoken: str
-
-
-@dataclass(slots=True)
-class Latency:
-    """One spoken turn's timeline, in milliseconds; ``first_audio_ms`` runs from the true end of speech."""
-
-    transcript: str = ""
-    reply: str = ""
-    first_audio_ms: float | None = None
-    endpoint_wait_ms: float = 0.0
-    stt_ms: float = 0.0
-    ttft_ms: float | None = None
-    first_chunk_ms: float | None = None
-    tts_first_ms: float | None = None
-    early_start: bool = False
-    interrupted: bool = False
-
-    @property
-    def stages_ms(self) -> float:
-        """The stages end to end, as a strictly sequential pipeline would take them."""
-        parts = (self.endpoint_wait_ms, self.stt_ms, self.ttft_ms, self.first_chunk_ms, self.tts_first_ms)
-        return sum(part or 0.0 for part in parts)
-
-
-VoiceEvent = Listening | Hearing | Heard | Ignored | Speaking | Interrupted | Latency
-EventSink = Callable[[Any], None]
+    from ..session import Session
 
 
 class _Clock:
@@ -152,34 +100,27 @@ def _words(text: str) -> set[str]:
 class _Reply:
     """One spoken answer: model → chunker → synthesizer → speaker, held behind a gate until committed.
 
-    Until ``commit()`` the answer runs on a fork of the conversation and its
-    events, saved messages and audio wait; ``discard()`` throws all of it away.
+    Until ``commit()`` the answer is a tentative turn: its messages are held by
+    the orchestrator, its events here, its audio waits at the gate;
+    ``discard()`` throws all of it away.
     """
 
-    def __init__(self, loop: VoiceLoop, text: str, latency: Latency, committed: bool) -> None:
+    def __init__(self, loop: VoiceLoop, text: str, latency: Latency) -> None:
         from audio import SpeechChunker
 
         self.loop = loop
         self.latency = latency
         self.chunker = SpeechChunker()
         self.gate = asyncio.Event()
-        self.pending_events: list[Any] = []
-        self.pending_messages: list[tuple[Message, MessageInfo]] = []
+        self.pending_events: list[TurnEvent] = []
         self.spoken_parts: list[str] = []
         self.first_audio_at: float | None = None
         self.speech_end: float | None = None
         self.answered = False
         self.done = False
-        session = loop.session
-        self.context = _fork(session.context)
-        self.orchestrator = Orchestrator(
-            session.provider, self.context, session.orchestrator.tools,
-            max_tool_rounds=session.orchestrator.max_tool_rounds, on_message=self._message,
-        )
+        self.turn = loop.session.tentative_turn(text, spoken=lambda: " ".join(self.spoken_parts))
         self.started = time.monotonic()
-        self.task = asyncio.create_task(self._run(text))
-        if committed:
-            self.commit()
+        self.task = asyncio.create_task(self._run())
 
     @property
     def committed(self) -> bool:
@@ -191,13 +132,9 @@ class _Reply:
 
     def commit(self) -> None:
         """The person's turn really ended: this is the answer; show, save and play it."""
-        session = self.loop.session
-        session.orchestrator.context = self.context
-        for message, info in self.pending_messages:
-            session.save_message(message, info)
+        self.turn.commit()
         for event in self.pending_events:
             self.loop.emit(event)
-        self.pending_messages.clear()
         self.pending_events.clear()
         self.gate.set()
 
@@ -221,24 +158,18 @@ class _Reply:
             self.loop.session.amend_last_answer(heard)
         return heard
 
-    def _message(self, message: Message, info: MessageInfo) -> None:
-        if self.committed:
-            self.loop.session.save_message(message, info)
-        else:
-            self.pending_messages.append((message, info))
-
-    def _emit(self, event: Any) -> None:
+    def _emit(self, event: TurnEvent) -> None:
         if self.committed:
             self.loop.emit(event)
         else:
             self.pending_events.append(event)
 
-    async def _run(self, text: str) -> None:
+    async def _run(self) -> None:
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         speaker = asyncio.create_task(self._speak(sentences))
         first_token_at: float | None = None
         try:
-            async for event in self.orchestrator.run_turn(text, spoken=lambda: " ".join(self.spoken_parts)):
+            async for event in self.turn.events:
                 self._emit(event)
                 if isinstance(event, TurnText):
                     if first_token_at is None:
@@ -288,16 +219,23 @@ class _Reply:
         self.spoken_parts = [playback.spoken_text] if playback.spoken_text else self.spoken_parts
 
 
-def _fork(context: ConversationContext) -> ConversationContext:
-    fork = ConversationContext(max_turns=context.max_turns, system_message=context.system_message)
-    for message in context.get_messages():
-        if message.role is not MessageRole.SYSTEM:
-            fork.add_message(message)
-    return fork
+@dataclass(frozen=True, slots=True)
+class _EarlyStart:
+    """An answer begun at a pause, for the utterance of ``samples`` samples heard until then."""
+
+    task: asyncio.Task[tuple[_Reply | None, Transcript]]
+    samples: int
 
 
 class VoiceLoop:
-    """Turns of speech in, spoken answers out, over any microphone and speaker."""
+    """Turns of speech in, spoken answers out, over any microphone and speaker.
+
+    It owns the turn-taking: when an utterance is a turn, when an answer starts,
+    when the person's speech stops it. The conversation belongs to the
+    ``Session`` (the loop only asks it for turns), the models to ``SpeechModels``,
+    and the devices to whoever opened them; the loop never draws anything and
+    reports through ``on_event``.
+    """
 
     def __init__(
         self,
@@ -324,13 +262,31 @@ class VoiceLoop:
         self.turns: list[Latency] = []
         self.muted = False
         self.talk_armed = False
-        self._early: tuple[asyncio.Task[Any], int] | None = None
+        self._early: _EarlyStart | None = None
         self._max_turns: int | None = None
         self._enough = asyncio.Event()
         self.early_discarded = 0
         """Answers begun during a pause and thrown away because the person went on speaking."""
 
-    def emit(self, event: Any) -> None:
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        session: Session,
+        models: SpeechModels,
+        microphone: AudioInput,
+        speaker: AudioOutput,
+        on_event: EventSink | None = None,
+    ) -> VoiceLoop:
+        """The loop every face uses (the TUI, `assistant voice`, `assistant listen`), so they behave alike."""
+        from audio import Endpointer
+
+        return cls(
+            session, models.transcriber, models.synthesizer, Endpointer(config.audio.vad),
+            microphone, speaker, config.voice, on_event,
+        )
+
+    def emit(self, event: VoiceEvent | TurnEvent) -> None:
         if self.on_event is not None:
             self.on_event(event)
 
@@ -380,14 +336,14 @@ class VoiceLoop:
         if self._max_turns is not None and len(answered) >= self._max_turns:
             self._enough.set()
 
-    async def _on_vad(self, event: Any) -> None:
+    async def _on_vad(self, event: VADEvent) -> None:
         from audio import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
         if isinstance(event, SpeechStarted):
             await self._speech_started()
         elif isinstance(event, SpeechPaused):
             if self.settings.early_start and self._takes_turn():
-                self._start_early(event.pcm)
+                self._early = _EarlyStart(asyncio.create_task(self._answer(event.pcm, early=True)), len(event.pcm))
         elif isinstance(event, SpeechResumed):
             await self._drop_early()
         elif isinstance(event, SpeechEnded):
@@ -406,31 +362,27 @@ class VoiceLoop:
         spoken = await reply.interrupt()
         self.emit(Interrupted(spoken))
 
-    def _start_early(self, pcm: Any) -> None:
-        self._early = (asyncio.create_task(self._early_reply(pcm)), len(pcm))
-
-    async def _early_reply(self, pcm: Any) -> tuple[_Reply | None, Any]:
-        """Transcribe the utterance so far and start answering it behind the gate."""
+    async def _answer(self, pcm: np.ndarray, early: bool) -> tuple[_Reply | None, Transcript]:
+        """Transcribe an utterance and start answering it behind the gate; no reply when it is not a turn."""
         transcript = await self.transcriber.transcribe_async(pcm)
         if not transcript.text or self.echo.is_echo(transcript.text):
             return None, transcript
-        latency = Latency(transcript=transcript.text, stt_ms=transcript.seconds * 1000, early_start=True)
-        return _Reply(self, transcript.text, latency, committed=False), transcript
+        latency = Latency(transcript=transcript.text, stt_ms=transcript.seconds * 1000, early_start=early)
+        return _Reply(self, transcript.text, latency), transcript
 
     async def _drop_early(self) -> None:
-        if self._early is None:
+        """Throw away the answer begun at the last pause: the person went on, or the turn was not theirs."""
+        early, self._early = self._early, None
+        if early is None:
             return
-        task, _ = self._early
-        self._early = None
         self.early_discarded += 1
-        if not task.done():
-            task.cancel()
+        early.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            reply, _ = await task
+            reply, _ = await early.task
             if reply is not None:
                 await reply.discard()
 
-    async def _speech_ended(self, event: Any) -> None:
+    async def _speech_ended(self, event: SpeechEnded) -> None:
         heard_at = time.monotonic()
         endpoint_wait_ms = (heard_at - self.clock.wall(event.end)) * 1000
         if not self._takes_turn():
@@ -440,7 +392,7 @@ class VoiceLoop:
         reply, transcript = await self._early_or_fresh(event.pcm)
         if reply is None:
             if transcript.text:
-                reason = "our own voice" if transcript.text and self.echo.is_echo(transcript.text) else "not a turn"
+                reason = "our own voice" if self.echo.is_echo(transcript.text) else "not a turn"
                 self.emit(Ignored(transcript.text, reason))
             elif transcript.dropped:
                 self.emit(Ignored(transcript.dropped, "silence or noise"))
@@ -456,24 +408,14 @@ class VoiceLoop:
         reply.commit()
         self.turns.append(reply.latency)
 
-    async def _early_or_fresh(self, pcm: Any) -> tuple[_Reply | None, Any]:
+    async def _early_or_fresh(self, pcm: np.ndarray) -> tuple[_Reply | None, Transcript]:
         """The early answer when it heard exactly this utterance; else transcribe and answer now."""
-        if self._early is not None:
-            task, samples = self._early
+        early = self._early
+        if early is not None and early.samples == len(pcm):
             self._early = None
-            if samples == len(pcm):
-                return await task
-            self.early_discarded += 1
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                stale, _ = await task
-                if stale is not None:
-                    await stale.discard()
-        transcript = await self.transcriber.transcribe_async(pcm)
-        if not transcript.text or self.echo.is_echo(transcript.text):
-            return None, transcript
-        latency = Latency(transcript=transcript.text, stt_ms=transcript.seconds * 1000)
-        return _Reply(self, transcript.text, latency, committed=False), transcript
+            return await early.task
+        await self._drop_early()
+        return await self._answer(pcm, early=False)
 
     def first_audio(self, reply: _Reply) -> None:
         if reply.speech_end is not None and reply.first_audio_at is not None:

@@ -1,6 +1,6 @@
 """The built-in tools: the date and time, a calculator, notes, and reading files.
 
-Each is a typed function made a tool by ``assistant.tools.tool``; errors the
+Each is a typed function made a tool by ``tool``; errors the
 model should read (an unknown time zone, a path outside the allowed folders)
 are raised as ``ToolError`` with a message that says what to do instead.
 """
@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
-from .tools import Tool, ToolError, ToolSettings, tool
+from ._core import Tool, ToolError, tool
+from .settings import ToolSettings
 
 READ_FILE_MAX_BYTES = 1_000_000
 RECALL_LIMIT = 10

@@ -1,0 +1,76 @@
+"""What the voice loop reports while it runs, for whichever face shows it.
+
+Besides these, the loop passes on the turn events (``assistant.events``) of
+the answer it is speaking, once the answer is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..events import TurnEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The microphone is open and nobody is speaking."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hearing:
+    """The person is speaking."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """The person's words, as the next turn."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """Something was heard but is not a turn (silence, noise, our own echo); ``reason`` says which."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Speaking:
+    """The first audio of an answer went to the speaker."""
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The person spoke over the answer; ``spoken`` is what they heard of it."""
+
+    spoken: str
+
+
+@dataclass(slots=True)
+class Latency:
+    """One spoken turn's timeline, in milliseconds; ``first_audio_ms`` runs from the true end of speech."""
+
+    transcript: str = ""
+    reply: str = ""
+    first_audio_ms: float | None = None
+    endpoint_wait_ms: float = 0.0
+    stt_ms: float = 0.0
+    ttft_ms: float | None = None
+    first_chunk_ms: float | None = None
+    tts_first_ms: float | None = None
+    early_start: bool = False
+    interrupted: bool = False
+
+    @property
+    def stages_ms(self) -> float:
+        """The stages end to end, as a strictly sequential pipeline would take them."""
+        parts = (self.endpoint_wait_ms, self.stt_ms, self.ttft_ms, self.first_chunk_ms, self.tts_first_ms)
+        return sum(part or 0.0 for part in parts)
+
+
+VoiceEvent = Listening | Hearing | Heard | Ignored | Speaking | Interrupted | Latency
+EventSink = Callable[[VoiceEvent | TurnEvent], None]
+"""Where the loop reports: its own events, and the events of the turn it is answering."""
