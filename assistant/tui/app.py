@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
 from textual.worker import Worker
@@ -23,33 +23,32 @@ from textual.worker import Worker
 from llm import Image
 
 from ..config import Config
-from ..events import ToolStarted
+from ..events import TurnDone
 from ..session import Session
-from ..voice import VoiceLoop
-from .commands import SlashCommands
+from .chat_log import ChatLog
+from .messages import BackendSwitched, ChoiceWanted, StatusChanged
 from .prompt import PromptInput
-from .screens import HelpScreen
-from .turn_view import TurnView
+from .screens import HelpScreen, PickerScreen
+from .slash_commands import SlashCommands
 from .voice_control import Devices, VoiceControl
-from .widgets import (
-    AssistantMessage,
-    ErrorNote,
-    Notice,
-    Status,
-    StatusBar,
-    ToolCallEntry,
-    UserMessage,
-)
+from .widgets import AssistantMessage, Status, StatusBar
 
 THEMES = ("textual-dark", "textual-light")
 
 
 class AssistantApp(App[None]):
-    TITLE = "Rosey"
+    """The terminal face of one ``Session``: the screen, the keys, and the workers that run turns.
 
-    CSS = """
-    #log { height: 1fr; padding: 0 1; }
+    It owns the session, the status bar and every worker (warm-up, the running
+    turn, commands, the microphone), and answers what its helpers ask with
+    messages (``messages``). The helpers own the rest: the chat log what is on
+    screen, ``SlashCommands`` the commands and the attachments waiting for the
+    next message, ``VoiceControl`` the running voice loop. It must never hand
+    itself to a helper nor keep or write their state, and never run a turn
+    outside the turn worker: that worker is what Escape cancels.
     """
+
+    TITLE = "Rosey"
 
     BINDINGS = [
         Binding("escape", "cancel", "Stop", id="cancel", priority=True, tooltip="stop the answer being written"),
@@ -75,16 +74,14 @@ class AssistantApp(App[None]):
         voice_devices: Devices | None = None,
     ) -> None:
         super().__init__()
-        self.voice = VoiceControl(self, voice_devices)
-        self.voice_worker: Worker[None] | None = None
-        self.voice_loop: VoiceLoop | None = None
         self.config = config
         self.session = session or Session(config, store=_open_store(config))
         self.resume = resume
-        self.attachments: list[Path] = []
-        self.images: list[Image] = []
+        self.chat_log = ChatLog(id="log")
+        self.commands = SlashCommands(self.session, self.chat_log)
+        self.voice = VoiceControl(self.chat_log, config, self.session, voice_devices)
         self.turn: Worker[None] | None = None
-        self.commands = SlashCommands(self)
+        self.voice_worker: Worker[None] | None = None
         self.theme_problem = None
         if config.tui.theme in self.available_themes:
             self.theme = config.tui.theme
@@ -96,37 +93,38 @@ class AssistantApp(App[None]):
             self.set_keymap(config.tui.keys)
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(id="log")
+        yield self.chat_log
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.query_one("#log", VerticalScroll).anchor()
         self.query_one(PromptInput).focus()
         self.set_status(state="starting")
-        await self.show_notice("Ask anything. Enter sends, Escape stops an answer, F1 shows the keys and commands.")
+        await self.chat_log.show_notice(
+            "Ask anything. Enter sends, Escape stops an answer, F1 shows the keys and commands."
+        )
         if self.theme_problem:
-            await self.show_error(self.theme_problem)
+            await self.chat_log.show_error(self.theme_problem)
         if self.resume:
-            await self.open_conversation(None if self.resume is True else str(self.resume))
+            await self.commands.open_conversation(None if self.resume is True else str(self.resume))
         self.warm_up()
 
     # ------------------------------------------------------------------ status
 
-    def set_status(self, **changes) -> None:
+    def set_status(self, state: str | None = None, last: TurnDone | None = None) -> None:
+        """Show the session's backend, model and persona as they are now, with a new state or figures if given."""
         bar = self.query_one(StatusBar)
-        current = bar.status
-        values = {
-            "backend": self.session.backend,
-            "model": self.session.provider.model,
-            "persona": self.session.persona.name,
-            "state": current.state,
-            "last": current.last,
-            "note": current.note,
-        }
-        values.update(changes)
-        bar.status = Status(**values)
+        bar.status = Status(
+            backend=self.session.backend,
+            model=self.session.provider.model,
+            persona=self.session.persona.name,
+            state=bar.status.state if state is None else state,
+            last=bar.status.last if last is None else last,
+        )
+
+    def on_status_changed(self, message: StatusChanged) -> None:
+        self.set_status(message.state, message.last)
 
     @work(exclusive=True, group="warm-up")
     async def warm_up(self) -> None:
@@ -137,68 +135,32 @@ class AssistantApp(App[None]):
             try:
                 await provider.load()
             except Exception as exc:  # noqa: BLE001 - shown to the person, who can switch backend
-                await self.show_error(f"the model did not load: {exc}")
+                await self.chat_log.show_error(f"the model did not load: {exc}")
         self.set_status(state="starting tools…")
         for problem in await self.session.start_tools():
-            await self.show_error(problem)
-        if self.turn is None or self.turn.is_finished:
+            await self.chat_log.show_error(problem)
+        if not self.answering:
             self.set_status(state="idle")
 
-    # ------------------------------------------------------------------ the log
+    def on_backend_switched(self, message: BackendSwitched) -> None:
+        self.warm_up()
+
+    # ------------------------------------------------------------------ turns and commands
 
     @property
-    def log_view(self) -> VerticalScroll:
-        return self.query_one("#log", VerticalScroll)
-
-    async def show_error(self, message: str) -> None:
-        await self.log_view.mount(ErrorNote(message))
-
-    async def show_notice(self, message: str) -> None:
-        await self.log_view.mount(Notice(message))
-
-    def last_answer(self) -> AssistantMessage | None:
-        answers = self.query(AssistantMessage)
-        return answers.last() if answers else None
-
-    async def show_conversation(self) -> None:
-        """Draw the session's conversation (after resuming one) from its context."""
-        from llm import MessageRole
-
-        await self.log_view.remove_children()
-        answer: AssistantMessage | None = None
-        tool_entries: dict[str, ToolCallEntry] = {}
-        for message in self.session.context.get_messages():
-            if message.role is MessageRole.USER:
-                answer = None
-                await self.log_view.mount(UserMessage(message.content))
-            elif message.role is MessageRole.ASSISTANT:
-                if answer is None:
-                    answer = AssistantMessage()
-                    await self.log_view.mount(answer)
-                if message.content:
-                    await answer.append(message.content)
-                for call in message.tool_calls or []:
-                    started = ToolStarted(call, self.session.tool_source(call.name))
-                    tool_entries[call.id] = await answer.tool_started(started)
-            elif message.role is MessageRole.TOOL and message.tool_call_id in tool_entries:
-                tool_entries[message.tool_call_id].show_result(message.content)
-        for answer in self.query(AssistantMessage):
-            await answer.finish()
-
-    # ------------------------------------------------------------------ turns
+    def answering(self) -> bool:
+        return self.turn is not None and not self.turn.is_finished
 
     async def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         if self.commands.recognizes(event.text):
             self.run_command(event.text)
             return
-        if self.turn is not None and not self.turn.is_finished:
+        if self.answering:
             self.notify("Still answering: wait, or press Escape to stop it.", severity="warning")
             return
-        files, images = self.attachments, self.images
-        self.attachments, self.images = [], []
-        names = [path.name for path in files] + [f"image {i + 1}" for i in range(len(images))]
-        await self.log_view.mount(UserMessage(event.text, names))
-        self.turn = self.run_turn(event.text, images, files)
+        attachments = self.commands.take_attachments()
+        await self.chat_log.show_user_message(event.text, attachments.names)
+        self.turn = self.run_turn(event.text, attachments.images, attachments.files)
 
     @work(group="command")
     async def run_command(self, text: str) -> None:
@@ -206,8 +168,7 @@ class AssistantApp(App[None]):
 
     @work(exclusive=True, group="turn")
     async def run_turn(self, text: str, images: list[Image], files: list[Path]) -> None:
-        view = await TurnView.start(self)
-        self.set_status(state="thinking")
+        view = await self.chat_log.start_answer()
         try:
             async for event in self.session.run_turn(text, images, files):
                 await view.show(event)
@@ -216,16 +177,24 @@ class AssistantApp(App[None]):
                 await asyncio.shield(view.finish(note="[interrupted]"))
             raise
         finally:
-            if self.is_running:
-                self.set_status(state="idle")
+            if self.is_running:  # posted on the log, behind the turn's own status messages
+                self.chat_log.post_message(StatusChanged(state="idle"))
+
+    def on_choice_wanted(self, message: ChoiceWanted) -> None:
+        self.push_screen(PickerScreen(message.title, message.choices), callback=message.choice.set_result)
 
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
-        if self.turn is not None and not self.turn.is_finished:
-            self.turn.cancel()
+        if self.answering:
+            self.action_stop_answer()
         elif isinstance(self.screen, ModalScreen):
             self.screen.dismiss(None)
+
+    def action_stop_answer(self) -> None:
+        """Stop the answer being written, if there is one (``/reset`` asks for this too)."""
+        if self.answering and self.turn is not None:
+            self.turn.cancel()
 
     def action_toggle_mic(self) -> None:
         if self.voice_worker is not None and not self.voice_worker.is_finished:
@@ -235,30 +204,23 @@ class AssistantApp(App[None]):
             self.voice_worker = self.run_voice()
 
     def action_talk(self) -> None:
-        if self.voice_loop is None:
-            self.notify("Turn the microphone on first (F3).", severity="warning")
-        else:
-            self.voice_loop.arm_push_to_talk()
+        if self.voice.talk():
             self.notify("Listening for your next words", timeout=2)
+        else:
+            self.notify("Turn the microphone on first (F3).", severity="warning")
 
     @work(exclusive=True, group="voice")
     async def run_voice(self) -> None:
         await self.voice.run()
 
     def action_copy_last(self) -> None:
-        answer = self.last_answer()
-        if answer is None or not answer.text:
-            self.notify("There is no answer to copy yet.", severity="warning")
-            return
-        self.copy_to_clipboard(answer.text)
-        self.notify("Answer copied to the clipboard", timeout=2)
+        self.chat_log.copy_last_answer()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))
 
     def action_toggle_reasoning(self) -> None:
-        for answer in self.query(AssistantMessage):
-            answer.thinking.collapsed = not answer.thinking.collapsed
+        self.chat_log.toggle_reasoning()
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
@@ -269,19 +231,8 @@ class AssistantApp(App[None]):
     def action_open_conversation(self) -> None:
         self.run_command("/open")
 
-    async def open_conversation(self, conversation_id: str | None) -> None:
-        try:
-            found = self.session.resume(conversation_id)
-        except KeyError as exc:
-            await self.show_error(str(exc).strip("'\""))
-            return
-        if found:
-            await self.show_conversation()
-            title = self.session.store.get(self.session.conversation_id).display_title
-            await self.show_notice(f"Continuing “{title}”.")
-            self.set_status()
-        else:
-            await self.show_notice("No saved conversation yet: this is a new one.")
+    def last_answer(self) -> AssistantMessage | None:
+        return self.chat_log.last_answer()
 
     def key_help(self) -> list[tuple[str, str]]:
         keymap = self.config.tui.keys
@@ -299,7 +250,8 @@ class AssistantApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield from self.commands.palette()
+        for title, help_text, command in self.commands.palette():
+            yield SystemCommand(title, help_text, partial(self.run_command, command))
 
     async def on_unmount(self) -> None:
         await self.session.close()

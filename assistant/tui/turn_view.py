@@ -2,57 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from textual.widget import Widget
 
-from ..events import (
-    ToolFinished,
-    ToolStarted,
-    TurnDone,
-    TurnError,
-    TurnReasoning,
-    TurnText,
-)
-from .widgets import AssistantMessage, ToolCallEntry
-
-if TYPE_CHECKING:
-    from .app import AssistantApp
+from ..events import ToolFinished, ToolStarted, TurnDone, TurnError, TurnEvent, TurnReasoning, TurnText
+from .messages import StatusChanged
+from .widgets import AssistantMessage, ErrorNote, ToolCallEntry
 
 
 class TurnView:
-    """One answer on screen: text streamed in, tool calls as entries, figures or the error at the end."""
+    """One answer on screen: text streamed in, tool calls as entries, figures or the error at the end.
 
-    def __init__(self, app: AssistantApp, answer: AssistantMessage) -> None:
-        self.app = app
+    It works on the answer widget and the log around it and tells the app what
+    the assistant is doing with ``StatusChanged`` posted on the log; whoever
+    runs the turn (a typed question, the voice loop) feeds it the events. It
+    finishes the answer once, whichever comes first: the end, an error, an
+    interruption.
+    """
+
+    def __init__(self, chat_log: Widget, answer: AssistantMessage) -> None:
+        self.chat_log = chat_log
         self.answer = answer
         self.tools: dict[str, ToolCallEntry] = {}
-        self.finished = False
+        self._finishing = False
 
-    @classmethod
-    async def start(cls, app: AssistantApp) -> TurnView:
-        answer = AssistantMessage()
-        await app.log_view.mount(answer)
-        return cls(app, answer)
-
-    async def show(self, event: Any) -> None:
-        app, answer = self.app, self.answer
+    async def show(self, event: TurnEvent) -> None:
+        answer = self.answer
         if isinstance(event, TurnText):
             await answer.append(event.text)
         elif isinstance(event, TurnReasoning):
             answer.add_reasoning(event.text)
         elif isinstance(event, ToolStarted):
-            app.set_status(state=f"running {event.call.name}")
+            self.chat_log.post_message(StatusChanged(state=f"running {event.call.name}"))
             self.tools[event.call.id] = await answer.tool_started(event)
         elif isinstance(event, ToolFinished):
             self.tools[event.call.id].finish(event)
-            app.set_status(state="thinking")
+            self.chat_log.post_message(StatusChanged(state="thinking"))
         elif isinstance(event, TurnDone):
             await self.finish(done=event)
-            app.set_status(last=event)
+            self.chat_log.post_message(StatusChanged(last=event))
         elif isinstance(event, TurnError):
             await self.finish()
-            await app.show_error(event.message)
+            await self.chat_log.mount(ErrorNote(event.message))
 
     async def finish(self, done: TurnDone | None = None, note: str | None = None) -> None:
-        if not self.finished:
-            self.finished = True
+        if not self._finishing:
+            self._finishing = True  # before the await: an Escape during the last render must not finish it twice
             await self.answer.finish(done, note)

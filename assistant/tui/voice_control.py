@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..voice import Heard, Hearing, Ignored, Interrupted, Latency, Listening, Speaking
+from ..config import Config
+from ..events import TurnEvent
+from ..session import Session
+from ..voice.events import Heard, Hearing, Ignored, Interrupted, Latency, Listening, Speaking, VoiceEvent
+from ..voice.loop import VoiceLoop
+from ..voice.models import SpeechModels
+from .chat_log import ChatLog
+from .messages import StatusChanged
 from .turn_view import TurnView
-from .widgets import UserMessage
 
 if TYPE_CHECKING:
     from audio import AudioInput, AudioOutput
 
-    from .app import AssistantApp
-
 Devices = Callable[[], "tuple[AudioInput, AudioOutput]"]
+"""Opens the microphone and the speaker: the sound card, or WAV files in tests."""
 
 
 def latency_line(latency: Latency) -> str:
@@ -39,33 +44,48 @@ def latency_line(latency: Latency) -> str:
 
 
 class VoiceControl:
-    def __init__(self, app: AssistantApp, devices: Devices | None = None) -> None:
-        self.app = app
+    """One microphone session: loads the speech models, runs the voice loop, shows its events in the log.
+
+    It owns the running loop (so push-to-talk goes through it) and the devices
+    it opened; the conversation stays the session's. What the assistant is
+    doing goes to the app as ``StatusChanged`` posted on the log.
+    """
+
+    def __init__(self, chat_log: ChatLog, config: Config, session: Session, devices: Devices | None = None) -> None:
+        self.chat_log = chat_log
+        self.config = config
+        self.session = session
         self.devices = devices or self._sound_devices
-        self.view: TurnView | None = None
+        self.loop: VoiceLoop | None = None
+        self._view: TurnView | None = None
 
     def _sound_devices(self) -> tuple[AudioInput, AudioOutput]:
         from audio import SoundDeviceInput, SoundDeviceOutput
 
-        audio = self.app.config.audio
+        audio = self.config.audio
         return SoundDeviceInput(audio.input_device), SoundDeviceOutput(audio.output_device)
+
+    def talk(self) -> bool:
+        """Take the next utterance as a turn (push to talk); False when the microphone is off."""
+        if self.loop is None:
+            return False
+        self.loop.arm_push_to_talk()
+        return True
 
     async def run(self) -> None:
         """Listen and answer until cancelled (the mic key again)."""
         from audio import AudioError
 
-        from ..voice_commands import Ears, voice_loop
-
-        app = self.app
-        app.set_status(state="loading voice…")
-        ears = Ears.from_config(app.config)
+        self._status("loading voice…")
+        models = SpeechModels.from_config(self.config)
         try:
-            await ears.warm(app.session)
+            await models.warm(self.session)
             microphone, speaker = self.devices()
-            events: asyncio.Queue[Any] = asyncio.Queue()
-            loop = voice_loop(app.config, app.session, ears, microphone, speaker, events.put_nowait)
-            app.voice_loop = loop
-            listening = asyncio.create_task(loop.run())
+            events: asyncio.Queue[VoiceEvent | TurnEvent] = asyncio.Queue()
+            self.loop = VoiceLoop.from_config(
+                self.config, self.session, models, microphone, speaker, on_event=events.put_nowait
+            )
+            listening = asyncio.create_task(self.loop.run())
             try:
                 while not (listening.done() and events.empty()):
                     getting = asyncio.create_task(events.get())
@@ -81,34 +101,34 @@ class VoiceControl:
                 await microphone.close()
                 await speaker.close()
         except AudioError as exc:
-            await app.show_error(exc.message)
+            await self.chat_log.show_error(exc.message)
         finally:
-            app.voice_loop = None
-            ears.close()
-            if app.is_running:
-                app.set_status(state="idle")
+            self.loop = None
+            models.close()
+            self._status("idle")
 
-    async def show(self, event: Any) -> None:
-        app = self.app
+    async def show(self, event: VoiceEvent | TurnEvent) -> None:
         if isinstance(event, Listening):
-            app.set_status(state="listening")
+            self._status("listening")
         elif isinstance(event, Hearing):
-            app.set_status(state="hearing you")
+            self._status("hearing you")
         elif isinstance(event, Heard):
-            await app.log_view.mount(UserMessage(event.text, ["🎤 spoken"]))
-            self.view = await TurnView.start(app)
-            app.set_status(state="thinking")
+            await self.chat_log.show_user_message(event.text, ["🎤 spoken"])
+            self._view = await self.chat_log.start_answer()
         elif isinstance(event, Speaking):
-            app.set_status(state="speaking")
+            self._status("speaking")
         elif isinstance(event, Interrupted):
-            if self.view is not None:
-                await self.view.finish(note=f"[interrupted: you spoke; you heard “{event.spoken}”]")
+            if self._view is not None:
+                await self._view.finish(note=f"[interrupted: you spoke; you heard “{event.spoken}”]")
         elif isinstance(event, Latency):
-            if self.view is not None:
-                await self.view.finish()
-                await self.view.answer.add_note(latency_line(event))
-            app.set_status(state="listening")
+            if self._view is not None:
+                await self._view.finish()
+                await self._view.answer.add_note(latency_line(event))
+            self._status("listening")
         elif isinstance(event, Ignored):
-            app.notify(f"Not taken as a turn ({event.reason}): {event.text}", timeout=3)
-        elif self.view is not None:
-            await self.view.show(event)
+            self.chat_log.notify(f"Not taken as a turn ({event.reason}): {event.text}", timeout=3)
+        elif self._view is not None:
+            await self._view.show(event)
+
+    def _status(self, state: str) -> None:
+        self.chat_log.post_message(StatusChanged(state=state))

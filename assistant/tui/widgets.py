@@ -3,8 +3,9 @@
 An answer is streamed into Textual's ``Markdown`` by a ``MarkdownFeed`` (it
 batches appends so a fast model never outruns the screen); an answer that
 ends inside a code fence is finished with one full ``update``, so the fence
-never ends blank (a full update of a long answer costs seconds, so only then). Tool calls split an answer: text before a call,
-the call (collapsible), text after.
+never ends blank (a full update of a long answer costs seconds, so only
+then). Tool calls split an answer: text before a call, the call
+(collapsible), text after.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Collapsible, Label, Markdown, Static
 
-from ..events import ToolFinished, ToolStarted, TurnDone
+from ..events import ToolFinished, ToolStarted, TurnDone, timing_figures
 from .markdown_feed import MarkdownFeed, new_markdown
 
 CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
@@ -96,6 +97,13 @@ class ToolCallEntry(Collapsible):
 
 
 class AssistantMessage(ChatEntry):
+    """One answer: streamed Markdown, folded thinking, tool calls, and its figures once finished.
+
+    ``finished`` turns true once its text is complete and its figures or note
+    are shown: what a person waiting for the answer waits for (the app looking
+    idle is no sign of it, as it is idle before a turn too).
+    """
+
     DEFAULT_CSS = """
     AssistantMessage { border-left: thick $success; }
     AssistantMessage > .speaker { color: $success; }
@@ -116,6 +124,7 @@ class AssistantMessage(ChatEntry):
         self._reasoning: list[str] = []
         self._reasoning_view = Static("", markup=False, classes="reasoning")
         self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
+        self.finished = False
 
     def compose(self) -> ComposeResult:
         yield Label(self.speaker, classes="speaker")
@@ -156,9 +165,10 @@ class AssistantMessage(ChatEntry):
         """End the answer: one full render of the last block, then its figures or a note."""
         await self._finish_block()
         if done is not None:
-            await self.mount(Label(_figures(done), classes="figures", markup=False))
+            await self.add_note(" · ".join([done.model, *answer_figures(done)]))
         if note:
-            await self.mount(Label(note, classes="figures", markup=False))
+            await self.add_note(note)
+        self.finished = True
 
     async def add_note(self, note: str) -> None:
         await self.mount(Label(note, classes="figures", markup=False))
@@ -208,24 +218,21 @@ class Notice(ChatEntry):
         return self.message
 
 
-def _figures(done: TurnDone) -> str:
-    parts = [done.model]
-    if done.time_to_first_token is not None:
-        parts.append(f"first word {done.time_to_first_token:.2f} s")
-    if done.tokens_per_second:
-        parts.append(f"{done.tokens_per_second:.0f} tok/s")
-    parts.append(f"{done.prompt_tokens}+{done.completion_tokens} tokens")
-    return " · ".join(parts)
+def answer_figures(done: TurnDone) -> list[str]:
+    """How fast the answer came and what it cost, as the answer's last line and the status bar both show it."""
+    return [*timing_figures(done.time_to_first_token, done.tokens_per_second),
+            f"{done.prompt_tokens}+{done.completion_tokens} tokens"]
 
 
 @dataclass(frozen=True, slots=True)
 class Status:
+    """What the status bar shows; frozen, so a change is a new value and the bar always sees it."""
+
     backend: str = ""
     model: str = ""
     persona: str = "default"
     state: str = "idle"
     last: TurnDone | None = None
-    note: str = ""
 
 
 class StatusBar(Static):
@@ -240,12 +247,5 @@ class StatusBar(Static):
     def watch_status(self, status: Status) -> None:
         parts = [f"{status.backend}: {status.model}", f"persona {status.persona}", f"● {status.state}"]
         if status.last is not None:
-            last = status.last
-            if last.time_to_first_token is not None:
-                parts.append(f"first word {last.time_to_first_token:.2f} s")
-            if last.tokens_per_second:
-                parts.append(f"{last.tokens_per_second:.0f} tok/s")
-            parts.append(f"{last.prompt_tokens}+{last.completion_tokens} tokens")
-        if status.note:
-            parts.append(status.note)
+            parts += answer_figures(status.last)
         self.update(" · ".join(parts))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assistant.session import Session
+from assistant.tui import slash
 from assistant.tui.app import AssistantApp
+from assistant.tui.chat_log import ChatLog
+from assistant.tui.screens import PickerScreen
+from assistant.tui.slash_commands import SlashCommands
 from assistant.tui.widgets import ToolCallEntry, UserMessage
 from tests.assistant.tui_helpers import (
     answer_finished,
@@ -12,7 +17,7 @@ from tests.assistant.tui_helpers import (
     ask,
     errors,
     notices,
-    state,
+    scripted_config,
     status_line,
     tui_config,
     wait_until,
@@ -30,7 +35,9 @@ async def test_a_typed_question_streams_back_an_answer(tmp_path: Path, model_pat
 
         answer = await answer_finished(pilot, 1)
 
-        assert "84" in answer.text
+        assert answer.text.strip(), "the embedded model answered"
+        said = app.session.context.get_messages()[-1].content
+        assert said.strip() == answer.text.strip(), "what is shown is what the model said"
         assert [m.text for m in app.query(UserMessage)] == ["What is 12 times 7?"]
         assert "tok/s" in status_line(pilot) and "tokens" in status_line(pilot)
         assert app.query_one("#prompt").text == "", "the prompt is cleared for the next message"
@@ -44,7 +51,7 @@ async def test_escape_stops_the_answer_and_the_app_stays_usable(tmp_path: Path, 
 
         await pilot.press("escape")
 
-        await wait_until(pilot, lambda: state(pilot) == "idle", "the answer to stop")
+        await answer_finished(pilot, 1)
         assert "[interrupted]" in str(answers(pilot)[0].query("Label").last().render())
         assert app.session.context.get_messages()[-1].content.endswith("[interrupted]")
 
@@ -90,7 +97,9 @@ async def test_an_unreachable_backend_is_reported_and_the_previous_one_stays(
         assert "local: gemma-3-270m" in status_line(pilot)
 
         await ask(pilot, "What is 12 times 7?")
-        assert "84" in (await answer_finished(pilot, 1)).text
+        assert (await answer_finished(pilot, 1)).text.strip()
+        answered = app.session.store.messages(app.session.conversation_id)[-1]
+        assert answered.backend == "local", "the answer came from the backend kept"
 
 
 async def test_a_tool_call_is_shown_with_its_arguments_and_result(
@@ -98,7 +107,7 @@ async def test_a_tool_call_is_shown_with_its_arguments_and_result(
 ) -> None:
     scripted_openai.reply(tool_calls=[("calculator", {"expression": "12 * 7"})])
     scripted_openai.reply("12 times 7 is **84**.")
-    config = tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": scripted_openai.base_url})
+    config = scripted_config(tmp_path, model_path, scripted_openai)
     app = AssistantApp(config)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.session.orchestrator.tools is not None, "the tools to start")
@@ -149,14 +158,61 @@ async def test_up_brings_back_the_previous_message(tmp_path: Path, model_path: P
         assert app.query_one("#prompt").text == "/persona"
 
 
-async def test_copy_last_answer_puts_it_on_the_clipboard(tmp_path: Path, model_path: Path) -> None:
-    app = AssistantApp(tui_config(tmp_path, model_path))
+async def test_copy_puts_the_last_answer_or_its_last_code_block_on_the_clipboard(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    reply = "Two ways:\n\n```python\nprint(1)\n```\n\nor\n\n```python\nprint(2)\n```"
+    scripted_openai.reply(reply)
+    app = AssistantApp(scripted_config(tmp_path, model_path, scripted_openai))
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, "What is 12 times 7?")
-        answer = await answer_finished(pilot, 1)
-        await pilot.press("f2")
-        assert app.clipboard == answer.text
+        await ask(pilot, "Print a number in Python.")
+        await answer_finished(pilot, 1)
 
+        await pilot.press("f2")
+        assert app.clipboard == reply
+
+        await ask(pilot, "/copy code")
+        await wait_until(pilot, lambda: app.clipboard != reply, "the code to be copied")
+        assert app.clipboard == "print(2)"
+
+
+async def test_a_file_goes_before_the_next_message_only(tmp_path: Path, model_path: Path, scripted_openai) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The cat is called Pixel.", encoding="utf-8")
+    config = scripted_config(tmp_path, model_path, scripted_openai)
+    app = AssistantApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, f"/file {notes}")
+        await wait_until(pilot, lambda: any("before your next message" in n for n in notices(pilot)), "the file")
+        await ask(pilot, "What is the cat called?")
+        await answer_finished(pilot, 1)
+        await ask(pilot, "And the dog?")
+        await answer_finished(pilot, 2)
+
+        first, second = (request["messages"][-1]["content"] for request in scripted_openai.requests)
+        assert "The cat is called Pixel." in first and "What is the cat called?" in first
+        assert second == "And the dog?"
+        shown = [str(label.render()) for label in app.query(UserMessage).first().query(".attachment")]
+        assert shown == ["📎 notes.txt"]
+
+
+async def test_model_without_a_name_offers_the_backend_s_models_to_pick(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    config = scripted_config(tmp_path, model_path, scripted_openai, **{"llm.mlx.model": "another-model"})
+    app = AssistantApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "/model")
+        await wait_until(pilot, lambda: isinstance(app.screen, PickerScreen), "the picker")
+        await pilot.press("enter")
+
+        await wait_until(pilot, lambda: "mlx: scripted-model" in status_line(pilot), "the switch to the model picked")
+        assert errors(pilot) == []
+
+
+def test_every_command_the_help_lists_is_one_the_prompt_runs(tmp_path: Path, model_path: Path) -> None:
+    commands = SlashCommands(Session(tui_config(tmp_path, model_path)), ChatLog())
+    assert set(commands.handlers) == slash.NAMES
 
 
 async def test_save_exports_the_conversation_as_markdown(tmp_path: Path, model_path: Path) -> None:
@@ -177,7 +233,7 @@ async def test_thinking_is_kept_apart_from_the_answer_and_folded_away(
     tmp_path: Path, model_path: Path, scripted_openai
 ) -> None:
     scripted_openai.reply("The answer is 84.", reasoning="12 times 7: 10 sevens are 70, plus 14 makes 84.")
-    config = tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": scripted_openai.base_url})
+    config = scripted_config(tmp_path, model_path, scripted_openai)
     app = AssistantApp(config)
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "What is 12 times 7?")
@@ -196,7 +252,7 @@ async def test_an_answer_that_ends_inside_a_code_fence_still_shows_its_code(
     from textual.widgets._markdown import MarkdownFence
 
     scripted_openai.reply("Run this:\n\n```python\nprint('hello')\n", pieces=12)
-    config = tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": scripted_openai.base_url})
+    config = scripted_config(tmp_path, model_path, scripted_openai)
     app = AssistantApp(config)
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "Show me hello world in Python.")

@@ -26,6 +26,11 @@ def tui_config(tmp_path: Path, model_path: Path, **overrides: Any) -> Config:
     return load_config(Path(__file__).resolve().parents[2] / "config.yaml", settings)
 
 
+def scripted_config(tmp_path: Path, model_path: Path, server: Any, **overrides: Any) -> Config:
+    """``tui_config`` answering with the scripted OpenAI-compatible ``server``, for tests where the words matter."""
+    return tui_config(tmp_path, model_path, **{"llm.backend": "mlx", "llm.mlx.base_url": server.base_url, **overrides})
+
+
 async def wait_until(pilot: Pilot, condition: Callable[[], Any], what: str) -> None:
     deadline = time.monotonic() + GIVE_UP_AFTER
     while not condition():
@@ -63,8 +68,16 @@ def status_line(pilot: Pilot) -> str:
 
 
 async def answer_finished(pilot: Pilot, count: int) -> AssistantMessage:
-    """Wait for the ``count``-th answer to be complete and the app idle again."""
-    await wait_until(
-        pilot, lambda: len(answers(pilot)) >= count and state(pilot) == "idle", f"answer {count}"
-    )
+    """Wait for the ``count``-th answer to be complete and the app idle again.
+
+    Complete means the answer shows its figures or its note, which only the
+    end of a turn adds; the app alone being idle proves nothing, as it is idle
+    before a turn starts too.
+    """
+
+    def finished() -> bool:
+        shown = answers(pilot)
+        return len(shown) >= count and shown[count - 1].finished and state(pilot) == "idle"
+
+    await wait_until(pilot, finished, f"answer {count}")
     return answers(pilot)[count - 1]

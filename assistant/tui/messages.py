@@ -1,0 +1,44 @@
+"""What the app's helpers ask of the app, as Textual messages.
+
+The helpers (the slash commands, the view of an answer being written, the
+microphone switch) never hold the app: they post these on the chat log and
+the messages bubble up to the app, which alone owns the status bar, the
+screens and the workers. Everything a helper sends leaves from the log, so
+the app reads it in the order it was sent: the status bar never ends on an
+older state than the last one reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from textual.message import Message
+
+from ..events import TurnDone
+
+
+class StatusChanged(Message):
+    """What the assistant is doing now, or the figures of the answer just finished; None leaves a part as it is.
+
+    With neither, the status bar is only redrawn (after a persona or a conversation changed).
+    """
+
+    def __init__(self, state: str | None = None, last: TurnDone | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.last = last
+
+
+class ChoiceWanted(Message):
+    """A list for the person to choose from (a model, a saved conversation); ``choice`` resolves to an id or None."""
+
+    def __init__(self, title: str, choices: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title = title
+        self.choices = list(choices)
+        self.choice: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+
+class BackendSwitched(Message):
+    """Another backend or model now answers: the app loads it before the next question, as at start-up."""
