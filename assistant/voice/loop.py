@@ -260,7 +260,6 @@ class VoiceLoop:
         self.clock = _Clock()
         self.reply: _Reply | None = None
         self.turns: list[Latency] = []
-        self.muted = False
         self.talk_armed = False
         self._early: _EarlyStart | None = None
         self._max_turns: int | None = None
@@ -324,8 +323,6 @@ class VoiceLoop:
 
         async for frame in self.microphone:
             self.clock.frame_arrived(len(frame), SAMPLE_RATE)
-            if self.muted:
-                continue
             for event in self.endpointer.feed(frame):
                 await self._on_vad(event)
         for event in self.endpointer.flush():

@@ -30,7 +30,7 @@ from audio.resample import resample
 from audio.wer import words
 from llm import MessageRole
 from tests.alsa_card import FileSoundCard
-from tests.assistant.tui_helpers import tui_config
+from tests.assistant.tui_helpers import scripted_config, tui_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,14 +128,21 @@ def test_listen_answers_a_spoken_question_and_the_two_files_show_the_latency(
     assert from_files_ms == pytest.approx(report["first_audio_ms"], abs=250), "both files run on one clock"
 
 
+LONG_ANSWER = " ".join(f"Number {n} comes after number {n - 1}." for n in range(1, 60))
+"""About a minute of speech: far longer than the silence before the person speaks over it."""
+
+
 async def test_speaking_over_the_answer_stops_it_and_keeps_only_what_was_heard(
-    voice_config: Config, ears: SpeechModels, tmp_path: Path
+    ears: SpeechModels, tmp_path: Path, model_path: Path, scripted_openai
 ) -> None:
+    scripted_openai.reply(LONG_ANSWER, pieces=60)
+    scripted_openai.reply("12 times 7 is 84.")
+    config = scripted_config(tmp_path, model_path, scripted_openai)
     long_question = spoken(ears, "List the numbers from 1 to 200.")
     follow_up = spoken(ears, "What is 12 times 7?")
     microphone = write_wav(tmp_path / "mic.wav", silence(0.3), long_question, silence(4.0), follow_up)
 
-    session, loop, events = await run_loop(voice_config, ears, microphone, tmp_path / "speaker.wav", turns=2)
+    session, loop, events = await run_loop(config, ears, microphone, tmp_path / "speaker.wav", turns=2)
     latencies = loop.turns
 
     assert [type(e) for e in events if isinstance(e, Interrupted)] == [Interrupted]
@@ -144,10 +151,13 @@ async def test_speaking_over_the_answer_stops_it_and_keeps_only_what_was_heard(
     messages = [m for m in session.context.get_messages() if m.role is not MessageRole.SYSTEM]
     assert [m.role for m in messages] == [MessageRole.USER, MessageRole.ASSISTANT] * 2
     cut = messages[1].content
-    assert cut.endswith(INTERRUPTED_MARK)
+    assert cut.endswith(INTERRUPTED_MARK) and len(cut) < len(LONG_ANSWER) / 2
     heard = next(e for e in events if isinstance(e, Interrupted)).spoken
-    assert cut == heard + INTERRUPTED_MARK, "the conversation keeps exactly the words that were played"
-    assert "12" in words(messages[2].content) and messages[3].content.strip(), "the new words became the next turn"
+    assert heard and cut == heard + INTERRUPTED_MARK, "the conversation keeps exactly the words that were played"
+    assert "12" in words(messages[2].content), "the new words became the next turn"
+    assert messages[3].content == "12 times 7 is 84."
+    sent = scripted_openai.requests[1]["messages"]
+    assert sent[-2] == {"role": "assistant", "content": cut}, "the next question is asked on what was heard"
 
 
 async def test_a_pause_mid_question_is_not_the_end_of_the_turn(
