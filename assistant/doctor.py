@@ -8,17 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass
+
+from audio import AudioCheck as Check
 
 from .config import Config
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
 
 
 def check_config(config: Config) -> Check:
@@ -72,7 +65,7 @@ def check_embedded_model(config: Config) -> Check:
 def check_voice(config: Config) -> list[Check]:
     from audio import check_audio
 
-    return [Check(c.name, c.ok, c.detail, c.fix) for c in check_audio(config.audio_settings())]
+    return check_audio(config.audio_settings())
 
 
 async def run_checks(config: Config) -> int:

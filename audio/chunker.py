@@ -12,8 +12,9 @@ Markdown is for the screen: markers are dropped, link text is kept, and a
 fenced code block is not read out; the listener hears "I've put the code on
 screen." once per answer instead.
 
-Two stages: ``feed`` reads lines (block markup, code fences, tables), then
-``_Sentences`` cuts the remaining inline text into chunks.
+Two stages: ``markdown.MarkdownLines`` reads lines (block markup, code
+fences, tables), then ``_Sentences`` cuts the remaining inline text into
+chunks and makes each one speakable.
 """
 
 from __future__ import annotations
@@ -46,102 +47,36 @@ class SpeechChunker:
     """Text deltas in, speakable chunks out. One chunker per answer."""
 
     def __init__(self, first_chunk_min_words: int = 3, early_first_chunk: bool = True) -> None:
+        self._lines = markdown.MarkdownLines(keep_code=False)
         self._sentences = _Sentences(first_chunk_min_words if early_first_chunk else None)
-        self._pending = ""
-        self._in_line = False
-        self._line_is_block = False
-        self._fence: str | None = None
         self._said_code = False
 
     def feed(self, delta: str) -> list[str]:
         """The chunks that ``delta`` completes (often none)."""
-        self._pending += delta.replace("\r", "")
-        while self._pending and self._step():
-            pass
+        self._read(self._lines.feed(delta))
         return self._sentences.take()
 
     def flush(self) -> list[str]:
         """Everything still held, at the end of the answer; an unclosed code block is dropped."""
-        if self._pending and not self._pending.endswith("\n"):
-            self._pending += "\n"
-        while self._pending and self._step():
-            pass
-        self._pending = ""
-        self._fence = None
+        self._read(self._lines.flush())
         self._sentences.hard_break()
         return self._sentences.take()
 
-    def _step(self) -> bool:
-        """Consume what can be decided now; False when more text is needed."""
-        if self._fence is not None:
-            return self._skip_code_line()
-        if self._in_line:
-            return self._continue_line()
-        return self._start_line()
-
-    def _start_line(self) -> bool:
-        newline = self._pending.find("\n")
-        complete = newline >= 0
-        line = self._pending[:newline] if complete else self._pending
-        if not complete and (markdown.may_become_block_marker(line) or line.lstrip().startswith("|")):
-            return False
-        if fence := markdown.FENCE.match(line):
-            if not complete:
-                return False
-            self._consume(newline + 1)
-            self._open_code_block(fence.group(1))
-            return True
-        if complete and (not line.strip() or markdown.RULE.fullmatch(line)):
-            self._consume(newline + 1)
-            self._sentences.hard_break()
-            return True
-        if line.lstrip().startswith("|"):
-            self._consume(newline + 1)
-            self._sentences.add(markdown.table_row_text(line))
-            self._sentences.hard_break()
-            return True
-        marker = markdown.HEADING.match(line) or markdown.BULLET.match(line)
-        self._line_is_block = marker is not None
-        marker = marker or markdown.QUOTE.match(line)
-        self._consume(marker.end() if marker else 0)
-        self._in_line = True
-        return True
-
-    def _continue_line(self) -> bool:
-        newline = self._pending.find("\n")
-        if newline < 0:
-            self._sentences.add(self._pending)
-            self._pending = ""
-            return False
-        self._sentences.add(self._pending[:newline])
-        self._consume(newline + 1)
-        self._in_line = False
-        if self._line_is_block:
-            self._sentences.hard_break()
-        else:
-            self._sentences.add(" ")
-        return True
-
-    def _open_code_block(self, fence: str) -> None:
-        self._fence = fence
-        self._sentences.hard_break()
-        if not self._said_code:
-            self._said_code = True
-            self._sentences.emit(CODE_PLACEHOLDER)
-
-    def _skip_code_line(self) -> bool:
-        newline = self._pending.find("\n")
-        if newline < 0:
-            return False
-        line = self._pending[:newline].strip()
-        assert self._fence is not None
-        if line.startswith(self._fence[0] * len(self._fence)) and not line.strip(self._fence[0]):
-            self._fence = None
-        self._consume(newline + 1)
-        return True
-
-    def _consume(self, count: int) -> None:
-        self._pending = self._pending[count:]
+    def _read(self, events: list[markdown.Event]) -> None:
+        """Lines of a paragraph run on into one text; a heading, list item or table row stands alone."""
+        for event in events:
+            match event.kind:
+                case markdown.Kind.TEXT:
+                    self._sentences.add(event.text)
+                case markdown.Kind.LINE_END:
+                    self._sentences.add(" ")
+                case markdown.Kind.CODE_BLOCK:
+                    self._sentences.hard_break()
+                    if not self._said_code:
+                        self._said_code = True
+                        self._sentences.emit(CODE_PLACEHOLDER)
+                case markdown.Kind.ITEM_END | markdown.Kind.BREAK:
+                    self._sentences.hard_break()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -184,8 +119,8 @@ class _Sentences:
         self._text = self._text[end:].lstrip()
         if not any(char.isalnum() for char in chunk):
             return
-        if end_of_block and chunk[-1].isalnum():
-            chunk += "."
+        if end_of_block:
+            chunk = markdown.with_full_stop(chunk)
         self.emit(chunk)
 
     def _boundary(self) -> int | None:

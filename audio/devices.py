@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
@@ -35,6 +35,8 @@ PORTAUDIO_MISSING = (
     "PortAudio is missing: sudo apt-get install libportaudio2 (macOS: brew install portaudio); "
     "voice is off, typing still works"
 )
+_BUFFER_SECONDS = 2.0
+"""How far the program may fall behind the microphone before the reader waits for it."""
 _log = logging.getLogger(__name__)
 
 
@@ -64,7 +66,7 @@ def portaudio_available() -> bool:
     return True
 
 
-def device_error(kind: str, device: int | str | None, exc: Exception) -> AudioUnavailable:
+def _device_error(kind: str, device: int | str | None, exc: Exception) -> AudioUnavailable:
     which = f"'{device}'" if device is not None else "the default device"
     return AudioUnavailable(
         f"cannot open {which} for {kind}: {exc}. "
@@ -72,13 +74,32 @@ def device_error(kind: str, device: int | str | None, exc: Exception) -> AudioUn
     )
 
 
+def open_stream(kind: str, device: int | str | None, rate: int, make: Callable[[int], Any]) -> tuple[Any, int]:
+    """``make(rate)``, or ``make`` at the device's own rate if the device refuses ``rate``; and that rate.
+
+    Many sound cards take only 44.1 or 48 kHz: the caller resamples to and from the rate it gets.
+    """
+    sd = sounddevice()
+    try:
+        rates = dict.fromkeys([rate, int(sd.query_devices(device, kind)["default_samplerate"])])
+    except (ValueError, sd.PortAudioError) as exc:
+        raise _device_error(kind, device, exc) from None
+    error: Exception = RuntimeError("no sample rate accepted")
+    for candidate in rates:
+        try:
+            return make(candidate), candidate
+        except (sd.PortAudioError, ValueError) as exc:
+            error = exc
+    raise _device_error(kind, device, error)
+
+
 class SoundDeviceInput:
     """The microphone, read on its own thread; iterate once."""
 
-    def __init__(self, device: int | str | None = None, buffer_seconds: float = 2.0) -> None:
+    def __init__(self, device: int | str | None = None) -> None:
         self.device = device
         self._sd = sounddevice()
-        self._slots = threading.Semaphore(max(1, round(buffer_seconds * SAMPLE_RATE / FRAME_SAMPLES)))
+        self._slots = threading.Semaphore(round(_BUFFER_SECONDS * SAMPLE_RATE / FRAME_SAMPLES))
         self._stop = threading.Event()
         self._queue: asyncio.Queue[np.ndarray | BaseException] | None = None
         self._thread: threading.Thread | None = None
@@ -137,7 +158,7 @@ class SoundDeviceInput:
                 self._deliver(loop, frame)
 
     def _deliver(self, loop: asyncio.AbstractEventLoop, item: np.ndarray | BaseException) -> None:
-        """Hand one frame to the event loop, waiting while the loop is ``buffer_seconds`` behind."""
+        """Hand one frame to the event loop, waiting while the loop is ``_BUFFER_SECONDS`` behind."""
         while not self._slots.acquire(timeout=0.1):
             if self._stop.is_set():
                 return
@@ -147,27 +168,19 @@ class SoundDeviceInput:
     def _open(self) -> tuple[Any, int]:
         """A started stream at 16 kHz, or at the device's own rate (resampled here) if it refuses 16 kHz."""
         sd = self._sd
+        stream, rate = open_stream(
+            "input", self.device, SAMPLE_RATE,
+            lambda rate: sd.InputStream(
+                samplerate=rate, channels=1, dtype="int16", device=self.device,
+                blocksize=round(FRAME_SAMPLES * rate / SAMPLE_RATE),
+            ),
+        )
         try:
-            rates = [SAMPLE_RATE, int(sd.query_devices(self.device, "input")["default_samplerate"])]
-        except (ValueError, sd.PortAudioError) as exc:
-            raise device_error("input", self.device, exc) from None
-        error: Exception | None = None
-        for rate in dict.fromkeys(rates):
-            try:
-                stream = sd.InputStream(
-                    samplerate=rate, channels=1, dtype="int16", device=self.device,
-                    blocksize=round(FRAME_SAMPLES * rate / SAMPLE_RATE),
-                )
-            except (sd.PortAudioError, ValueError) as exc:
-                error = exc
-                continue
-            try:
-                stream.start()
-            except sd.PortAudioError as exc:
-                stream.close()
-                raise device_error("input", self.device, exc) from None
-            return stream, rate
-        raise device_error("input", self.device, error or RuntimeError("no sample rate accepted"))
+            stream.start()
+        except sd.PortAudioError as exc:
+            stream.close()
+            raise _device_error("input", self.device, exc) from None
+        return stream, rate
 
 
 class WavFileInput:
@@ -188,10 +201,6 @@ class WavFileInput:
         self.pcm = np.concatenate([audio, np.zeros(padding, np.float32)])
         self.realtime = realtime
         self._closed = False
-
-    @property
-    def seconds(self) -> float:
-        return len(self.pcm) / SAMPLE_RATE
 
     async def __aiter__(self) -> AsyncIterator[np.ndarray]:
         loop = asyncio.get_running_loop()

@@ -21,6 +21,8 @@ from .settings import AudioSettings
 
 @dataclass(frozen=True)
 class AudioCheck:
+    """One line of `assistant doctor`: what was checked, whether it works, and the command that fixes it."""
+
     name: str
     ok: bool
     detail: str

@@ -7,7 +7,7 @@ the words the user actually heard, which ``stop()`` reports.
 
 The live speaker is one PortAudio output stream of 16-bit samples (the
 format every sound card and ALSA plugin takes) fed by a callback from the
-queue. When the queue has been empty for ``idle_seconds`` the callback
+queue. When the queue has been empty for ``_IDLE_SECONDS`` the callback
 pauses the stream (the next chunk restarts it), so an idle assistant costs
 no CPU and a device that consumes audio faster than real time, such as
 ALSA's ``file`` plugin in the tests, records only what was played.
@@ -25,10 +25,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .devices import device_error, sounddevice
+from .devices import open_stream, sounddevice
 from .errors import AudioFileError
 from .resample import resample
 from .types import AudioChunk
+
+_LATENCY = 0.1
+"""Seconds of audio PortAudio is asked to hold: little, so that a barge-in silences the voice at once."""
+_IDLE_SECONDS = 0.5
+"""Silence after which the stream pauses until the next chunk."""
 
 
 @dataclass(frozen=True)
@@ -97,16 +102,11 @@ class _SpeechLog:
 class SoundDeviceOutput:
     """The speaker: one output stream, chunks played back to back from a queue."""
 
-    def __init__(
-        self, device: int | str | None = None, sample_rate: int | None = None,
-        latency: float = 0.1, idle_seconds: float = 0.5,
-    ) -> None:
+    def __init__(self, device: int | str | None = None, sample_rate: int | None = None) -> None:
         self.device = device
         self.sample_rate = sample_rate
         """The stream's rate: the first chunk's unless given; other rates are resampled."""
         self._sd = sounddevice()
-        self._latency = latency
-        self._idle_limit = idle_seconds
         self._stream: Any = None
         self._lock = threading.Lock()
         self._pending: deque[np.ndarray] = deque()
@@ -165,25 +165,14 @@ class SoundDeviceOutput:
             self._stream = None
 
     def _open(self, rate: int) -> Any:
-        sd = self._sd
-        rates = [self.sample_rate or rate]
-        try:
-            rates.append(int(sd.query_devices(self.device, "output")["default_samplerate"]))
-        except (ValueError, sd.PortAudioError) as exc:
-            raise device_error("output", self.device, exc) from None
-        error: Exception | None = None
-        for candidate in dict.fromkeys(rates):
-            try:
-                stream = sd.OutputStream(
-                    samplerate=candidate, channels=1, dtype="int16", device=self.device,
-                    latency=self._latency, callback=self._fill,
-                )
-            except (sd.PortAudioError, ValueError) as exc:
-                error = exc
-                continue
-            self.sample_rate = candidate
-            return stream
-        raise device_error("output", self.device, error or RuntimeError("no sample rate accepted"))
+        stream, self.sample_rate = open_stream(
+            "output", self.device, self.sample_rate or rate,
+            lambda rate: self._sd.OutputStream(
+                samplerate=rate, channels=1, dtype="int16", device=self.device,
+                latency=_LATENCY, callback=self._fill,
+            ),
+        )
+        return stream
 
     def _restart(self) -> None:
         """Start the stream again after the callback paused it; waits for the pause to finish first."""
@@ -220,7 +209,7 @@ class SoundDeviceOutput:
             if filled and not self._pending:
                 self._notify_ran_dry()
             self._idle = self._idle + frames - filled if filled < frames else 0
-            if self._idle >= self._idle_limit * (self.sample_rate or 1):
+            if self._idle >= _IDLE_SECONDS * (self.sample_rate or 1):
                 self._pausing = True
                 raise self._sd.CallbackStop
 
@@ -264,9 +253,10 @@ class WavFileOutput:
     Audio still queued at ``close()`` was never heard and is not written.
     """
 
-    def __init__(self, path: str | Path, sample_rate: int | None = None) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.sample_rate = sample_rate
+        self.sample_rate: int | None = None
+        """The first chunk's rate; later chunks are resampled to it."""
         self._started = time.monotonic()
         self._segments: list[tuple[int, np.ndarray]] = []
         self._end = 0

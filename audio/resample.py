@@ -19,8 +19,7 @@ class StreamResampler:
     def __init__(self, from_rate: int, to_rate: int) -> None:
         import av
 
-        self.from_rate = from_rate
-        self.to_rate = to_rate
+        self._from_rate = from_rate
         self._av = av
         self._resampler: Any = av.AudioResampler(format="flt", layout="mono", rate=to_rate)
 
@@ -30,7 +29,7 @@ class StreamResampler:
         frame = self._av.AudioFrame.from_ndarray(
             np.ascontiguousarray(pcm, dtype=np.float32).reshape(1, -1), format="flt", layout="mono"
         )
-        frame.sample_rate = self.from_rate
+        frame.sample_rate = self._from_rate
         return _join(self._resampler.resample(frame))
 
     def flush(self) -> np.ndarray:

@@ -109,15 +109,12 @@ class Transcriber:
             if reason := hallucination(segment.text, segment.no_speech_prob, segment.avg_logprob):
                 reasons.append(reason)
             else:
-                kept.append(segment)
-        judged = kept or segments
+                kept.append(segment.text.strip())
         return Transcript(
-            text=" ".join(segment.text.strip() for segment in kept),
+            text=" ".join(kept),
             audio_seconds=len(audio) / SAMPLE_RATE,
             seconds=seconds,
             language=info.language,
-            no_speech_prob=max((segment.no_speech_prob for segment in judged), default=1.0),
-            avg_logprob=float(np.mean([segment.avg_logprob for segment in judged])) if judged else 0.0,
             dropped="; ".join(reasons),
         )
 
@@ -127,9 +124,6 @@ class Transcriber:
 
     async def transcribe_async(self, pcm: np.ndarray) -> Transcript:
         return await asyncio.get_running_loop().run_in_executor(self._worker, self.transcribe, pcm)
-
-    async def transcribe_file_async(self, path: str | Path) -> Transcript:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, self.transcribe_file, path)
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)

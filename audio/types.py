@@ -39,12 +39,5 @@ class Transcript:
     seconds: float
     """Wall-clock time the transcription took."""
     language: str = "en"
-    no_speech_prob: float = 0.0
-    avg_logprob: float = 0.0
     dropped: str = ""
     """Why a heard text was thrown away (a known hallucination on silence or noise); empty if kept."""
-
-    @property
-    def real_time_factor(self) -> float:
-        """Processing time per second of audio: below 1 is faster than real time."""
-        return self.seconds / self.audio_seconds if self.audio_seconds else 0.0

@@ -104,9 +104,9 @@ VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded
 class Endpointer:
     """Frames of 16 kHz mono float32 in (any length), speech events out."""
 
-    def __init__(self, settings: VADSettings | None = None, vad: SileroVAD | None = None) -> None:
+    def __init__(self, settings: VADSettings | None = None) -> None:
         self.settings = settings or VADSettings()
-        self._vad = vad or SileroVAD()
+        self._vad = SileroVAD()
         self._threshold = self.settings.threshold
         self._silence_below = max(self._threshold - _HYSTERESIS, 0.01)
         self._min_speech = _frames(self.settings.min_speech_ms)
@@ -119,10 +119,6 @@ class Endpointer:
         self._frame_index = 0
         self.probability = 0.0
         self._reset_turn()
-
-    @property
-    def in_speech(self) -> bool:
-        return self._speaking
 
     def feed(self, pcm: np.ndarray) -> list[VADEvent]:
         samples = np.concatenate([self._leftover, np.asarray(pcm, dtype=np.float32).reshape(-1)])

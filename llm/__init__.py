@@ -21,7 +21,7 @@ from .errors import (
     LLMTimeoutError,
 )
 from .factory import ProviderFactory
-from .files import FileInjectionError, read_text_file, with_file
+from .files import FileInjectionError, fenced_code, read_text_file, with_file
 from .settings import BackendSettings
 from .types import (
     Capabilities,
@@ -68,6 +68,7 @@ __all__ = [
     "ToolCall",
     "ToolCallEvent",
     "ToolDefinition",
+    "fenced_code",
     "read_text_file",
     "with_file",
 ]

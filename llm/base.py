@@ -4,10 +4,6 @@ A provider implements one method, ``_stream_once(request)``: a single attempt
 at streaming an answer as typed events. Everything else (retries before the
 first token, ``complete``, ``stream_complete``) is built on it here, so every
 backend behaves the same way.
-
-Providers written against the older interface of seed 004, which override
-only ``complete`` and ``stream_complete``, keep working: ``stream`` falls back
-to them.
 """
 
 from __future__ import annotations
@@ -24,11 +20,9 @@ from .types import (
     Capabilities,
     CompletionResult,
     Message,
-    ReasoningDelta,
     StreamEnd,
     StreamEvent,
     TextDelta,
-    ToolCallEvent,
     ToolDefinition,
 )
 
@@ -80,8 +74,6 @@ class LLMProvider:
         every generator layer costs time on each token.
         """
         request = self._request(messages, tools, temperature, max_tokens, model)
-        if type(self)._stream_once is LLMProvider._stream_once:
-            return self._stream_from_legacy_methods(request)
         return stream_with_retries(
             lambda: self._stream_once(request),
             max_retries=self.settings.max_retries,
@@ -167,25 +159,3 @@ class LLMProvider:
             max_tokens=max_tokens or self.settings.max_tokens,
             model=model or self.settings.model,
         )
-
-    async def _stream_from_legacy_methods(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        """``stream`` for providers that only override ``complete``/``stream_complete``."""
-        cls = type(self)
-        args = (request.messages, request.tools or None, request.temperature, request.max_tokens, request.model)
-        if cls.stream_complete is not LLMProvider.stream_complete:
-            parts: list[str] = []
-            async for text in self.stream_complete(*args):
-                parts.append(text)
-                yield TextDelta(text)
-            yield StreamEnd(CompletionResult(content="".join(parts), model=request.model))
-        elif cls.complete is not LLMProvider.complete:
-            result = await self.complete(*args)
-            if result.reasoning:
-                yield ReasoningDelta(result.reasoning)
-            if result.content:
-                yield TextDelta(result.content)
-            for call in result.tool_calls or ():
-                yield ToolCallEvent(call)
-            yield StreamEnd(result)
-        else:
-            raise NotImplementedError(f"{cls.__name__} must implement _stream_once, stream_complete or complete")

@@ -7,9 +7,9 @@ about it. The tree::
     LLMError
     ├── LLMConnectionError        cannot reach the backend (retried)
     ├── LLMTimeoutError           the backend did not answer in time (retried)
-    ├── LLMRateLimitError         429; carries ``retry_after`` seconds (retried)
-    ├── LLMServerError            5xx from the backend (retried)
-    ├── LLMAuthError              401/403: missing or rejected API key
+    ├── LLMRateLimitError         429; carries ``retry_after`` seconds (retried unless that is over a minute)
+    ├── LLMServerError            5xx from the backend, or an error mid-stream (retried)
+    ├── LLMAuthError              401/403: missing or rejected API key; a 429 for an exhausted quota
     ├── LLMInvalidRequestError    400/404/422: the request itself is wrong
     │   └── LLMContextLengthError the conversation does not fit the model
     └── LLMResponseError          the backend sent data we cannot read

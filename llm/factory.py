@@ -28,6 +28,15 @@ _BUILT_IN: dict[str, str] = {
 
 
 class ProviderFactory:
+    """Turns a backend name and the parsed config.yaml into a provider ready to use.
+
+    It owns the table of backend names (the built-in ones as import paths, and
+    whatever ``register_provider`` adds) and finds each backend's section of
+    the config, older names included. It never opens a connection, loads a
+    model or keeps what it made: every call gives a new provider, and whoever
+    asked for it closes it.
+    """
+
     _registry: dict[str, str | type[LLMProvider]] = dict(_BUILT_IN)
 
     @classmethod

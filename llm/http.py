@@ -156,18 +156,8 @@ class HTTPProvider(LLMProvider):
         request = self.client.build_request(method, self.base_url + path, json=json_body, headers=headers)
         try:
             response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
-            raise LLMTimeoutError(
-                f"{self.display_name} at {self.base_url} did not answer within {self.settings.timeout:g} s; "
-                f"raise llm.{self.name}.timeout or check the server",
-                provider=self.name,
-            ) from None
         except httpx.TransportError as exc:
-            raise LLMConnectionError(
-                f"cannot reach {self.display_name} at {self.base_url}: {self.connect_hint} "
-                f"({type(exc).__name__})",
-                provider=self.name,
-            ) from None
+            raise self.transport_error(exc, mid_answer=False) from None
         try:
             if response.status_code >= 400:
                 await response.aread()
@@ -179,19 +169,31 @@ class HTTPProvider(LLMProvider):
                 "is base_url pointing at the right server?",
                 provider=self.name,
             ) from None
-        except httpx.TimeoutException:
-            raise LLMTimeoutError(
-                f"{self.display_name} stopped sending for {self.settings.timeout:g} s in the middle of an answer",
-                provider=self.name,
-            ) from None
         except httpx.TransportError as exc:
-            raise LLMConnectionError(
-                f"lost the connection to {self.display_name} at {self.base_url} in the middle of an answer "
-                f"({type(exc).__name__})",
-                provider=self.name,
-            ) from None
+            raise self.transport_error(exc, mid_answer=True) from None
         finally:
             await response.aclose()
+
+    def transport_error(self, exc: httpx.TransportError, *, mid_answer: bool) -> LLMError:
+        """A timeout or a failed connection as the error a user can act on.
+
+        ``mid_answer`` tells a server that stopped part-way from one that never answered.
+        """
+        where = f"{self.display_name} at {self.base_url}"
+        timeout = self.settings.timeout
+        if isinstance(exc, httpx.TimeoutException):
+            if mid_answer:
+                message = f"{self.display_name} stopped sending for {timeout:g} s in the middle of an answer"
+            else:
+                message = (
+                    f"{where} did not answer within {timeout:g} s; raise llm.{self.name}.timeout or check the server"
+                )
+            return LLMTimeoutError(message, provider=self.name)
+        if mid_answer:
+            message = f"lost the connection to {where} in the middle of an answer ({type(exc).__name__})"
+        else:
+            message = f"cannot reach {where}: {self.connect_hint} ({type(exc).__name__})"
+        return LLMConnectionError(message, provider=self.name)
 
     async def request_json(
         self, method: str, path: str, *, json_body: Any = None, model: str | None = None

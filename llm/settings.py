@@ -89,7 +89,7 @@ class MLXSettings(BackendSettings):
     @field_validator("base_url")
     @classmethod
     def _append_v1_to_bare_host(cls, url: str) -> str:
-        """Seed 004 wrote ``http://localhost:8080``; servers answer under ``/v1``."""
+        """A bare server address such as ``http://localhost:8080`` gets ``/v1``: these servers answer under it."""
         url = url.rstrip("/")
         if urlsplit(url).path in ("", "/"):
             return url + "/v1"
@@ -125,7 +125,7 @@ BACKEND_SETTINGS: dict[str, type[BackendSettings]] = {
 }
 
 BACKEND_ALIASES: dict[str, str] = {"local_gpt_oss": "mlx"}
-"""Other names accepted for a backend: seed 004 called the MLX server ``local_gpt_oss``."""
+"""Other names accepted for a backend in config files: ``local_gpt_oss`` is the older name of ``mlx``."""
 
 
 def canonical_backend(name: str) -> str:

@@ -140,7 +140,6 @@ class CompletionResult:
 class Capabilities:
     """What a provider can do, so callers offer only what will work."""
 
-    streaming: bool = True
     tools: bool = False
     vision: bool = False
     embeddings: bool = False

@@ -1,4 +1,4 @@
-"""A sound card made of files: ALSA's ``file`` plugin as microphone and speaker (AUDIO_TESTING.md).
+"""A sound card made of files: ALSA's ``file`` plugin as microphone and speaker.
 
 PortAudio reads the ALSA configuration once, when sounddevice is first
 imported, so code that uses the card runs in a child process.

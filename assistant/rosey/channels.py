@@ -19,7 +19,7 @@ from typing import Any
 from llm import ConversationContext, LLMProvider, Message, MessageRole, ToolCall
 
 from ..orchestrator import Orchestrator, Tools
-from .store import ChannelRecord, StaleRecord, Store, StoreError
+from .store import ChannelRecord, StaleRecord, Store, StoreUnavailable
 
 log = logging.getLogger("assistant.rosey")
 
@@ -58,6 +58,13 @@ def transcript(turns: list[list[dict[str, Any]]], bot_name: str = "Rosey") -> st
 
 
 class ChannelSession:
+    """One channel in this process: its lock, its orchestrator and the record as last loaded or saved.
+
+    It owns the channel's ``ConversationContext`` (through the orchestrator),
+    which is only ever a copy of the record's turns; it never saves anything
+    itself (`ChannelBook` does).
+    """
+
     def __init__(self, name: str, orchestrator: Orchestrator) -> None:
         self.name = name
         self.lock = asyncio.Lock()
@@ -82,6 +89,12 @@ class ChannelSession:
 
 
 class ChannelBook:
+    """Every channel's session, and the only code that loads and saves channel records.
+
+    It owns the sessions; the store owns the records. It never takes a channel's
+    lock itself: callers hold it around `current` and `change`.
+    """
+
     def __init__(self, store: Store, provider: LLMProvider, tools: Tools | None = None) -> None:
         self.store = store
         self.provider = provider
@@ -107,7 +120,7 @@ class ChannelBook:
         if session.record is None or (self.store.shared and not session.unsaved):
             try:
                 session.record = await self.store.load_channel(session.name)
-            except StoreError as exc:
+            except StoreUnavailable as exc:
                 log.warning("channel %s: %s; going on with what this process knows", session.name, exc)
                 if session.record is None:
                     session.record = ChannelRecord()
@@ -127,7 +140,7 @@ class ChannelBook:
                     return
                 except StaleRecord:
                     record = await self.store.load_channel(session.name)
-            except StoreError as exc:
+            except StoreUnavailable as exc:
                 session.unsaved = True
                 log.warning("channel %s: not saved (%s); kept in memory and saved with the next change",
                             session.name, exc)

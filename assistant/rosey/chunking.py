@@ -12,53 +12,35 @@ from __future__ import annotations
 
 import re
 
+from audio import markdown
+
 ELLIPSIS = "…"
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_QUOTE = re.compile(r"^\s{0,3}>\s?")
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
-_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-_INLINE_CODE = re.compile(r"`+([^`]+?)`+")
-_EMPHASIS = (
-    re.compile(r"\*\*(.+?)\*\*"),
-    re.compile(r"(?<!\w)__(.+?)__(?!\w)"),
-    re.compile(r"~~(.+?)~~"),
-    re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"),
-    re.compile(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)"),
-)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-_ENDS_A_CLAUSE = tuple(".!?:;,…")
 
 
 def strip_markdown(text: str) -> str:
-    """Plain text of a Markdown answer, on one line."""
+    """Plain text of a Markdown answer, on one line.
+
+    A link keeps its address, which the room can follow; fenced code stays
+    as plain text; a heading, list item or table row gets a full stop so it
+    does not run into the next line.
+    """
+    reader = markdown.MarkdownLines(keep_code=True)
     lines: list[str] = []
-    in_code = False
-    for raw in text.splitlines():
-        if _FENCE.match(raw):
-            in_code = not in_code
-            continue
-        if in_code:
-            lines.append(raw.strip())
-            continue
-        if _RULE.match(raw) or _TABLE_SEPARATOR.match(raw) and "-" in raw:
-            continue
-        line = raw
-        ends_item = bool(_HEADING.match(line) or _BULLET.match(line))
-        line = _HEADING.sub("", line)
-        line = _QUOTE.sub("", line)
-        line = _BULLET.sub("", line)
-        if line.strip().startswith("|") or line.count("|") >= 2:
-            line = ", ".join(cell.strip() for cell in line.strip().strip("|").split("|") if cell.strip())
-            ends_item = True
-        line = _inline(line).strip()
-        if line and ends_item and not line.endswith(_ENDS_A_CLAUSE):
-            line += "."
-        lines.append(line)
+    line = ""
+    for event in reader.feed(text) + reader.flush():
+        match event.kind:
+            case markdown.Kind.TEXT:
+                line += event.text
+            case markdown.Kind.LINE_END:
+                lines.append(markdown.plain_text(line, link_addresses=True))
+                line = ""
+            case markdown.Kind.ITEM_END:
+                lines.append(markdown.with_full_stop(markdown.plain_text(line, link_addresses=True)))
+                line = ""
+            case markdown.Kind.CODE_LINE:
+                lines.append(event.text.strip())
     return " ".join(" ".join(lines).split())
 
 
@@ -82,15 +64,6 @@ def chunk_message(text: str, max_chars: int = 240, max_messages: int = 4) -> lis
         chunks = chunks[:max_messages]
         chunks[-1] = _with_ellipsis(chunks[-1], max_chars)
     return chunks
-
-
-def _inline(line: str) -> str:
-    line = _IMAGE.sub(r"\1", line)
-    line = _LINK.sub(lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})", line)
-    line = _INLINE_CODE.sub(r"\1", line)
-    for pattern in _EMPHASIS:
-        line = pattern.sub(r"\1", line)
-    return line
 
 
 def _pieces(plain: str, max_chars: int) -> list[str]:

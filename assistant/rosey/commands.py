@@ -1,8 +1,9 @@
 """``!chat`` in the room (``rosey.command.chat[.<sub>]``, ``rosey.command.llm.reset``) and ``llm.request``.
 
-Seeds 000 and 001 senders: a command may come as request/reply or
+The two older generations of senders (the first ``!chat`` plugin and the
+``llm.request`` service) may send a command as request/reply or
 fire-and-forget, so every outcome is both replied (when there is a reply
-subject) and broadcast on ``llm.response`` / ``llm.error`` in the union of
+subject) and broadcast on ``llm.response`` / ``llm.error`` with the fields of
 both generations' shapes; the room hears a fire-and-forget ``!chat reset``
 confirmed too.
 
@@ -76,6 +77,12 @@ def split_command(text: str, forced: str | None = None) -> tuple[str, str]:
 
 
 class CommandHandlers:
+    """The handlers of ``!chat`` and ``llm.request``: payloads in, replies and broadcasts out.
+
+    They own their subscriptions' callbacks and nothing else: what a command does
+    is `LLMService`'s, and they never answer without also broadcasting the outcome.
+    """
+
     def __init__(self, service: LLMService, bus: Bus, inflight: InFlight) -> None:
         self.service = service
         self.bus = bus
@@ -124,10 +131,8 @@ class CommandHandlers:
                 raise
             return
         answer = outcome.answer
-        chunks = answer.messages if answer else chunk_message(
-            outcome.text, self.settings.max_message_chars, self.settings.max_messages)
+        chunks, model = self._lines_and_model(outcome)
         await self._send(msg.reply, {"success": True, "result": outcome.text, "messages": chunks})
-        model = answer.model if answer else self.service.provider.model
         await self.bus.publish(LEGACY_RESPONSE, _union_response(kind, channel, user, prompt, outcome.text, chunks, model))
         await self._response_event(msg.subject, channel, user, answer)
         log_request(self.bus, msg.subject, channel, user, started, "ok", *_tokens(answer))
@@ -203,9 +208,7 @@ class CommandHandlers:
                 raise
             return
         answer = outcome.answer
-        chunks = answer.messages if answer else chunk_message(
-            outcome.text, self.settings.max_message_chars, self.settings.max_messages)
-        model = answer.model if answer else self.service.provider.model
+        chunks, model = self._lines_and_model(outcome)
         response = {**_union_response(action, request.channel or "", request.user, prompt, outcome.text, chunks,
                                       model), **echo}
         await self.bus.publish(LEGACY_RESPONSE, response)
@@ -234,6 +237,14 @@ class CommandHandlers:
 
     # ---------------------------------------------------------------- shared
 
+    def _lines_and_model(self, outcome: Outcome) -> tuple[list[str], str]:
+        """The chat lines of an outcome, and the model to credit (the backend's, when no model answered)."""
+        answer = outcome.answer
+        if answer is None:
+            lines = chunk_message(outcome.text, self.settings.max_message_chars, self.settings.max_messages)
+            return lines, self.service.provider.model
+        return answer.messages, answer.model
+
     def _failure(self, exc: BaseException, subject: str) -> Failure:
         failure = Failure.of(exc, self.settings.request_timeout)
         if failure.outcome == "error":
@@ -253,7 +264,7 @@ class CommandHandlers:
 
 
 def response_event(subject: str, channel: str, user: str, answer: Answer) -> dict[str, Any]:
-    """Seed 002's LLMResponseEvent, plus the model, the token split and the subject asked on."""
+    """``rosey.event.llm.response``: sizes of prompt and answer, tokens, provider, latency, model, subject."""
     return {
         "channel": channel, "user": user, "prompt_length": len(answer.prompt), "response_length": len(answer.text),
         "tokens_used": answer.tokens_used, "provider": answer.provider, "latency_ms": answer.latency_ms,
@@ -263,7 +274,7 @@ def response_event(subject: str, channel: str, user: str, answer: Answer) -> dic
 
 
 def error_event(subject: str, channel: str, user: str, failure: Failure, provider: str) -> dict[str, Any]:
-    """Seed 002's LLMErrorEvent, plus the subject asked on and the rate-limit fields."""
+    """``rosey.event.llm.error``: the failure (with the rate-limit fields), the provider and the subject."""
     return {"channel": channel, "user": user, **failure.fields(), "provider": provider, "subject": subject,
             "outcome": failure.outcome}
 

@@ -1,4 +1,4 @@
-"""The ``rosey.llm.*`` request/reply service (seed 002), as one ``nats.micro`` service ``rosey-llm``.
+"""The ``rosey.llm.*`` request/reply service for other plugins, as one ``nats.micro`` service ``rosey-llm``.
 
 Being a micro service gives ``$SRV.PING/INFO/STATS`` discovery for free, and
 its queue group ``rosey-llm`` makes N bot processes share the load with
@@ -7,9 +7,9 @@ module: an endpoint's handler runs one request at a time, so each handler
 only starts a task and returns; and stopping the service cancels handlers
 still running, so those tasks are tracked in `InFlight` and left to finish.
 
-Replies follow seed 002 section 2.4 with the protocol's additions; every
-reply has ``success``, failures have ``error`` (and, when rate limited,
-``rate_limited`` and ``retry_after``).
+Every reply has ``success``; failures have ``error`` (and, when rate
+limited, ``rate_limited`` and ``retry_after``) beside the empty fields of the
+endpoint's answer, so a failed reply has the same shape as a served one.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from nats.micro.request import Request
 
 from llm import Message, MessageRole
 
+from ..memory import Memory
 from .bus import (
     EVENT_ERROR,
     EVENT_RESPONSE,
@@ -52,7 +53,6 @@ from .payloads import (
     identity,
     parse,
 )
-from .store import Memory
 
 VERSION = "1.0.0"
 
@@ -61,6 +61,13 @@ Result = tuple[dict[str, Any], Answer | None, str, str]
 
 
 class Endpoints:
+    """The ``rosey-llm`` micro service: one endpoint per ``rosey.llm.*`` subject.
+
+    It owns the service and its endpoints; what a request does is `LLMService`'s.
+    A handler never waits for the answer: it starts a task, so one slow request
+    never holds up the next.
+    """
+
     def __init__(self, service: LLMService, bus: Bus, inflight: InFlight) -> None:
         self.service = service
         self.bus = bus
@@ -210,7 +217,7 @@ class Endpoints:
 
 
 def _chat_response(answer: Answer) -> dict[str, Any]:
-    """Seed 002's ChatResponse plus the protocol's additions."""
+    """What ``chat`` and ``complete`` answer: the text, its chunks for the room, usage, provider, model, latency."""
     return {
         "content": answer.text, "error": None, "tokens_used": answer.tokens_used, "provider": answer.provider,
         "messages": answer.messages, "model": answer.model, "prompt_tokens": answer.prompt_tokens,
@@ -219,7 +226,7 @@ def _chat_response(answer: Answer) -> dict[str, Any]:
 
 
 def _memory_response(memories: list[Memory]) -> dict[str, Any]:
-    """Seed 002's MemoryResponse; ``items`` adds who said each memory and when."""
+    """What ``memory.add`` and ``memory.recall`` answer: the texts and count; ``items`` adds who said each and when."""
     return {
         "memories": [memory.content for memory in memories], "count": len(memories), "error": None,
         "items": [{"id": m.id, "content": m.content, "user": m.user, "category": m.category,

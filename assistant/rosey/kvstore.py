@@ -4,7 +4,7 @@ Keys (KV keys allow only ``[-/_=.a-zA-Z0-9]``, so channel names are
 URL-safe base64)::
 
     channel.<channel>     the channel's persona and conversation (ChannelRecord)
-    memories.<channel>    the channel's memories, one JSON list
+    memories.<channel>    the channel's memories (``assistant.memory.Memory`` records), one JSON list
     usage.<YYYY-MM-DD>    the day's usage totals
 
 Every write is a compare-and-set on the key's revision: channel records
@@ -29,14 +29,8 @@ from nats.js.errors import (
     ServiceUnavailableError,
 )
 
-from .store import (
-    ChannelRecord,
-    Memory,
-    StaleRecord,
-    Store,
-    StoreError,
-    newest_memories,
-)
+from ..memory import Memory, newest_memories
+from .store import ChannelRecord, StaleRecord, Store, StoreUnavailable
 from .usage import Counts, UsageKey
 
 _CAS_ATTEMPTS = 20
@@ -48,6 +42,12 @@ def encode_key_part(name: str) -> str:
 
 
 class JetStreamStore(Store):
+    """The store in a JetStream KV bucket, for bot processes that share one NATS.
+
+    It owns the bucket handle, never the NATS client (the plugin's host does),
+    and never overwrites a key blindly: every write names the revision it read.
+    """
+
     shared = True
 
     def __init__(self, nats_client: Any, bucket: str) -> None:
@@ -63,12 +63,12 @@ class JetStreamStore(Store):
             except BucketNotFoundError:
                 self._kv = await js.create_key_value(bucket=self.bucket, history=1, description="Rosey LLM plugin")
         except (ServiceUnavailableError, NoRespondersError):
-            raise StoreError(
+            raise StoreUnavailable(
                 f"cannot open the JetStream KV bucket '{self.bucket}': the NATS server has no JetStream; "
                 "is JetStream enabled on the NATS server (nats-server -js)? Or set rosey.memory.backend: sqlite"
             ) from None
         except (NatsError, TimeoutError) as exc:
-            raise StoreError(f"cannot open the JetStream KV bucket '{self.bucket}': {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot open the JetStream KV bucket '{self.bucket}': {_reason(exc)}") from None
 
     async def load_channel(self, channel: str) -> ChannelRecord:
         entry = await self._get(f"channel.{encode_key_part(channel)}")
@@ -133,7 +133,7 @@ class JetStreamStore(Store):
                 return value
             except KeyWrongLastSequenceError:
                 continue
-        raise StoreError(f"{key} in the KV bucket '{self.bucket}' kept changing under us; try again")
+        raise StoreUnavailable(f"{key} in the KV bucket '{self.bucket}' kept changing under us; try again")
 
     async def _get(self, key: str) -> Any:
         try:
@@ -141,7 +141,7 @@ class JetStreamStore(Store):
         except (KeyNotFoundError, KeyDeletedError):
             return None
         except (TimeoutError, NatsError) as exc:
-            raise StoreError(f"cannot read {key} from the KV bucket '{self.bucket}': {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot read {key} from the KV bucket '{self.bucket}': {_reason(exc)}") from None
 
     async def _write(self, key: str, value: bytes, revision: int) -> int:
         try:
@@ -151,7 +151,7 @@ class JetStreamStore(Store):
         except KeyWrongLastSequenceError:
             raise
         except (TimeoutError, NatsError) as exc:
-            raise StoreError(f"cannot write {key} to the KV bucket '{self.bucket}': {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot write {key} to the KV bucket '{self.bucket}': {_reason(exc)}") from None
 
 
 def _reason(exc: Exception) -> str:

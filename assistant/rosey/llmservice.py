@@ -21,8 +21,10 @@ from typing import Any
 
 from llm import LLMError, LLMProvider, Message, MessageRole
 
-from ..orchestrator import Tools, TurnDone, TurnError
+from ..memory import Memory
+from ..orchestrator import Tools, TurnDone, TurnError, TurnOptions
 from ..personas import CHAT_ROOM_PROMPT, Persona, PersonaBook, UnknownPersonaError
+from ..rosey_settings import RoseySettings
 from .bus import (
     EVENT_SUMMARIZED,
     EVENT_THRESHOLD,
@@ -34,8 +36,7 @@ from .chunking import chunk_message
 from .memory import MemoryBook
 from .payloads import BadRequest, clean_text
 from .ratelimit import RateLimiter
-from .settings import RoseySettings
-from .store import Memory, Store, StoreError
+from .store import Store, StoreUnavailable
 from .usage import TOTAL, ThresholdCrossed, UsageBook
 
 log = logging.getLogger("assistant.rosey")
@@ -74,25 +75,15 @@ class Answer:
         return self.prompt_tokens + self.completion_tokens
 
 
-class _WithOverrides:
-    """The provider with one request's model, temperature and max_tokens (seed 001's chat fields)."""
-
-    def __init__(self, provider: LLMProvider, **overrides: Any) -> None:
-        self._provider = provider
-        self._overrides = {key: value for key, value in overrides.items() if value is not None}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._provider, name)
-
-    @property
-    def model(self) -> str:
-        return self._overrides.get("model") or self._provider.model
-
-    def stream(self, messages: Sequence[Message], tools: Any = None, **kwargs: Any) -> Any:
-        return self._provider.stream(messages, tools, **{**kwargs, **self._overrides})
-
-
 class LLMService:
+    """What the plugin does for any request: chat turns, completions, summaries, memory, personas, usage.
+
+    It owns the per-channel conversations, the rate limiter, the usage book and
+    the bound on concurrent backend calls; it never reads or writes NATS
+    messages (the handlers translate payloads to its calls, and it announces
+    events through ``publish``).
+    """
+
     def __init__(
         self,
         provider: LLMProvider,
@@ -122,7 +113,7 @@ class LLMService:
     async def load_usage(self) -> None:
         try:
             self.usage.set_saved(self.usage.day, await self.store.usage(self.usage.day), announced=True)
-        except StoreError as exc:
+        except StoreUnavailable as exc:
             log.warning("today's usage not loaded: %s", exc)
 
     # ---------------------------------------------------------------- backend work
@@ -151,11 +142,11 @@ class LLMService:
                 session.fill_context(self._system_prompt(chosen or self._persona_of(record.persona),
                                                          record.summary, memories))
                 added: list[Message] = []
-                session.orchestrator.on_message = lambda message, _info: added.append(message)
-                session.orchestrator.provider = _WithOverrides(
-                    self.provider, model=model, temperature=temperature, max_tokens=max_tokens
-                )  # type: ignore[assignment]
-                done = await self._run_turn(session, f"{user}: {text}")
+                options = TurnOptions(
+                    model=model, temperature=temperature, max_tokens=max_tokens,
+                    on_message=lambda message, _info: added.append(message),
+                )
+                done = await self._run_turn(session, f"{user}: {text}", options)
             self._count_tokens(user, channel, done.prompt_tokens, done.completion_tokens)
         except BaseException:
             session.lock.release()
@@ -278,10 +269,10 @@ class LLMService:
             parts.append(f"Things people in this room asked you to remember:\n{lines}")
         return "\n\n".join(parts)
 
-    async def _run_turn(self, session: ChannelSession, text: str) -> TurnDone:
+    async def _run_turn(self, session: ChannelSession, text: str, options: TurnOptions) -> TurnDone:
         done: TurnDone | None = None
         error: LLMError | None = None
-        async with aclosing(session.orchestrator.run_turn(text)) as events:
+        async with aclosing(session.orchestrator.run_turn(text, options)) as events:
             async for event in events:
                 if isinstance(event, TurnDone):
                     done = event
@@ -371,7 +362,7 @@ class LLMService:
                 day, by_key = next(iter(increments.items()))
                 try:
                     self.usage.set_saved(day, await self.store.add_usage(day, by_key))
-                except StoreError as exc:
+                except StoreUnavailable as exc:
                     self.usage.restore_unsaved(increments)
                     log.warning("usage not saved (%s); kept in memory", exc)
                     return

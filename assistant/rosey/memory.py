@@ -1,4 +1,4 @@
-"""A channel's memories: kept in the store, recalled by meaning or by words, shown to the model.
+"""A channel's memories as the bot serves them: the records and ranking of ``assistant.memory``, kept in the store.
 
 ``remember``/``recall``/``forget`` serve the room and other plugins; each
 announces itself on ``rosey.event.llm.memory``. ``for_turn`` picks the few
@@ -19,10 +19,10 @@ from typing import Any
 
 from llm import LLMProvider
 
+from ..memory import Memory, Recall, matching_words
+from ..rosey_settings import MemorySettings
 from .bus import EVENT_MEMORY, RequestFailed
-from .recall import Recall, matching_words
-from .settings import MemorySettings
-from .store import Memory, Store, StoreError
+from .store import Store, StoreUnavailable
 
 log = logging.getLogger("assistant.rosey")
 
@@ -33,6 +33,13 @@ Announce = Callable[[str, dict[str, Any]], None]
 
 
 class MemoryBook:
+    """Remembers, recalls and forgets for the rooms, and picks the memories each turn sees.
+
+    It owns a short-lived copy of each channel's memories and the ranker; the
+    store holds the memories themselves. It never deletes a memory that does
+    not contain every word asked for, nor another user's.
+    """
+
     def __init__(
         self, store: Store, provider: LLMProvider, settings: MemorySettings, slots: asyncio.Semaphore,
         announce: Announce,
@@ -87,7 +94,7 @@ class MemoryBook:
         else:
             try:
                 memories = await self.store.memories(channel)
-            except StoreError as exc:
+            except StoreUnavailable as exc:
                 log.warning("channel %s: memories not read (%s); answering without them", channel, exc)
                 return []
             self._cache[channel] = (time.monotonic(), memories)
@@ -97,6 +104,6 @@ class MemoryBook:
 async def _stored(work: Any) -> Any:
     try:
         return await work
-    except StoreError as exc:
+    except StoreUnavailable as exc:
         log.warning("memory store: %s", exc)
         raise RequestFailed("memory is unavailable right now; try again in a moment") from None

@@ -74,7 +74,7 @@ class _Payload(BaseModel):
 
 
 class CommandPayload(_Payload):
-    """``rosey.command.chat[.<sub>]`` and ``rosey.command.llm.reset`` (seeds 000, 001)."""
+    """``rosey.command.chat[.<sub>]`` and ``rosey.command.llm.reset``, as the room's command router sends them."""
 
     channel: Name = Field(validation_alias=CHANNEL)
     user: Name = Field(default=ANONYMOUS, validation_alias=USER)
@@ -82,7 +82,7 @@ class CommandPayload(_Payload):
 
 
 class LegacyRequestPayload(_Payload):
-    """``llm.request`` (seed 001; seed 000's shape has no action and may carry ``reply_to``)."""
+    """``llm.request``, the fire-and-forget service; its oldest senders give no action and may name ``reply_to``."""
 
     action: Literal["chat", "complete", "reset"] | None = None
     channel: Name | None = Field(default=None, validation_alias=CHANNEL)
@@ -97,12 +97,12 @@ class LegacyRequestPayload(_Payload):
 
     @property
     def resolved_action(self) -> str:
-        """Seed 000 sent no action: a one-off completion, or a chat turn when a channel is named."""
+        """Without an action: a one-off completion, or a chat turn when a channel is named."""
         return self.action or ("chat" if self.channel else "complete")
 
 
 class ChatPayload(_Payload):
-    """``rosey.llm.chat`` (seed 002 ChatRequest)."""
+    """``rosey.llm.chat``: one turn of a channel's conversation, in another persona when one is named."""
 
     channel: Name = Field(validation_alias=CHANNEL)
     user: Name = Field(default=ANONYMOUS, validation_alias=USER)
@@ -116,7 +116,7 @@ class WireMessage(_Payload):
 
 
 class CompletePayload(_Payload):
-    """``rosey.llm.complete`` (seed 002 CompletionRequest), or just a text."""
+    """``rosey.llm.complete``: messages to answer outside any conversation, or just a text."""
 
     messages: list[WireMessage] | None = Field(default=None, min_length=1)
     text: Text = Field(default="", validation_alias=TEXT)
@@ -135,7 +135,7 @@ class CompletePayload(_Payload):
 
 
 class SummarizePayload(_Payload):
-    """``rosey.llm.summarize`` (seed 002 SummarizeRequest)."""
+    """``rosey.llm.summarize``: a text to summarize in at most ``max_length`` words, in a style."""
 
     text: Text = Field(validation_alias=AliasChoices("text", *TEXT.choices), min_length=1)
     max_length: int = Field(default=200, ge=1, le=2000, description="words")

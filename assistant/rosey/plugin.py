@@ -24,11 +24,12 @@ from llm import LLMProvider, ProviderFactory
 from llm.settings import canonical_backend
 
 from ..config import Config, ConfigError, load_config
+from ..rosey_settings import RoseySettings
+from ..tools import build_toolbox
 from .bus import Bus, InFlight, SecretFilter
 from .commands import CommandHandlers
 from .endpoints import Endpoints
 from .llmservice import LLMService
-from .settings import RoseySettings
 from .store import SqliteStore, Store
 
 log = logging.getLogger("assistant.rosey")
@@ -53,6 +54,12 @@ def resolve_config(config: Config | Mapping[str, Any] | None) -> Config:
 
 
 class LLMPlugin:
+    """The whole plugin on a NATS client someone else connected: start, serve, stop.
+
+    It owns the provider, the store and the toolbox it made (not ones passed in)
+    and the subscriptions it took; it never connects or closes the NATS client.
+    """
+
     NAME = "llm"
     VERSION = "1.0.0"
     DESCRIPTION = "AI chat for the room and an LLM service for other plugins"
@@ -189,8 +196,6 @@ class LLMPlugin:
         """The tools of ``rosey.tools`` only: a chat room never gets a tool the operator did not list."""
         if not self.settings.tools:
             return None
-        from ..tools import build_toolbox
-
         assistant = self.config.assistant
         self._toolbox = await build_toolbox(assistant.tools, assistant.mcp_servers, self.config.data_dir)
         allowed = self._toolbox.restricted(self.settings.tools)

@@ -1,4 +1,4 @@
-"""Seed 002's rate limits: per user a minute, an hour and a (UTC) day; per channel an hour; tokens a day.
+"""The bot's rate limits: per user a minute, an hour and a (UTC) day; per channel an hour; tokens a day.
 
 A limited request is told when to come back (``retry_after`` seconds, never
 less than one), so the room hears "try again in 40 s" instead of silence.
@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from .settings import RateLimitSettings
+from ..rosey_settings import RateLimitSettings
 from .usage import TOTAL, UsageBook, seconds_until_next_day
 
 MINUTE = 60.0
@@ -28,6 +28,12 @@ class RateLimited(Exception):
 
 
 class RateLimiter:
+    """Admits a request or says when to come back; a limit of 0 is no limit.
+
+    It owns the minute and hour windows of this process; the daily limits are read
+    from the usage book, which it never changes.
+    """
+
     def __init__(
         self,
         limits: RateLimitSettings,

@@ -19,9 +19,9 @@ import nats
 from nats.errors import Error as NatsError
 
 from ..config import Config
+from ..rosey_settings import RoseySettings
 from .bus import SecretFilter
 from .plugin import LLMPlugin
-from .settings import RoseySettings
 
 log = logging.getLogger("assistant.rosey")
 

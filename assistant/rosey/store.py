@@ -2,14 +2,13 @@
 
 Two stores behind one interface: SQLite in the data directory (one bot
 process), and a JetStream KV bucket (``kvstore.py``) that several bot
-processes share. Channel records carry a revision: a save names the revision
-it was based on and fails with `StaleRecord` when another process saved in
-between, so the caller reloads and applies its change again instead of
-overwriting someone else's turn. Usage is saved as increments for the same
-reason.
+processes share. Memories are the records of ``assistant.memory``; in SQLite
+they are kept in its table layout.
 
-SQLite work runs on one worker thread that owns the connection, so the
-event loop never waits on the disk.
+Channel records carry a revision: a save names the revision it was based on
+and fails with `StaleRecord` when another process saved in between, so the
+caller reloads and applies its change again instead of overwriting someone
+else's turn. Usage is saved as increments for the same reason.
 """
 
 from __future__ import annotations
@@ -17,26 +16,32 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..memory import (
+    MAX_MEMORIES_PER_CHANNEL,
+    Memory,
+    create_memory_table,
+    delete_memories,
+    insert_memory,
+    select_memories,
+)
+from ..store.migrations import Migration, NewerSchema, migrate
 from .usage import Counts, UsageKey
 
-MAX_MEMORIES_PER_CHANNEL = 500
 T = TypeVar("T")
 
 
-class StoreError(Exception):
-    """The store cannot be reached or written; the bot keeps serving from memory."""
+class StoreUnavailable(Exception):
+    """The bot's store cannot be reached or written; the bot keeps serving from what it holds in memory."""
 
 
-class StaleRecord(StoreError):
+class StaleRecord(Exception):
     """Another process saved this record since it was loaded: reload and apply the change again."""
 
 
@@ -58,30 +63,14 @@ class ChannelRecord:
         return cls(data.get("persona"), data.get("summary") or "", list(data.get("turns") or []), revision)
 
 
-@dataclass(frozen=True, slots=True)
-class Memory:
-    channel: str
-    content: str
-    user: str | None = None
-    category: str = "fact"
-    importance: int = 1
-    created: float = field(default_factory=time.time)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Memory:
-        return cls(**{key: data[key] for key in cls.__slots__ if key in data})
-
-
-def newest_memories(memories: Iterable[Memory]) -> list[Memory]:
-    """At most `MAX_MEMORIES_PER_CHANNEL`, the newest: a channel's memories stay one small document."""
-    return sorted(memories, key=lambda memory: memory.created)[-MAX_MEMORIES_PER_CHANNEL:]
-
-
 class Store(ABC):
+    """The bot's records behind one interface, whatever holds them.
+
+    A store owns its connection (file or bucket) and nothing else: it keeps no
+    record in memory for the bot (callers do), and a failure surfaces as
+    `StoreUnavailable`, never as the driver's own error.
+    """
+
     shared: bool = False
     """Whether other processes write to this store too (then records are reloaded before each turn)."""
 
@@ -115,25 +104,31 @@ class Store(ABC):
     async def usage(self, day: str) -> dict[UsageKey, Counts]: ...
 
 
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE channels (channel TEXT PRIMARY KEY, record TEXT NOT NULL, revision INTEGER NOT NULL);
-    CREATE TABLE memories (
-        id TEXT PRIMARY KEY, channel TEXT NOT NULL, user TEXT, content TEXT NOT NULL,
-        category TEXT NOT NULL, importance INTEGER NOT NULL, created REAL NOT NULL
-    );
-    CREATE INDEX memories_by_channel ON memories (channel, created);
-    CREATE TABLE usage (
-        day TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL,
-        requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-        PRIMARY KEY (day, scope, name)
-    );
-    """,
-)
-"""Numbered migrations from the first release: migration N brings the file to PRAGMA user_version N."""
+def m001_channels_memories_usage(db: sqlite3.Connection) -> None:
+    """The first release: channel records, memories, and the usage of each day."""
+    db.execute("CREATE TABLE channels (channel TEXT PRIMARY KEY, record TEXT NOT NULL, revision INTEGER NOT NULL)")
+    create_memory_table(db)
+    db.execute(
+        """
+        CREATE TABLE usage (
+            day TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL,
+            requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+            PRIMARY KEY (day, scope, name)
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_channels_memories_usage,)
 
 
 class SqliteStore(Store):
+    """The store in one SQLite file, for a bot process that is alone on it.
+
+    Its one worker thread owns the connection and runs every statement, so the
+    event loop never waits on the disk.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rosey-sqlite")
@@ -177,37 +172,17 @@ class SqliteStore(Store):
     async def add_memory(self, memory: Memory) -> None:
         def add(db: sqlite3.Connection) -> None:
             with db:
-                db.execute(
-                    "INSERT INTO memories VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (memory.id, memory.channel, memory.user, memory.content, memory.category,
-                     memory.importance, memory.created),
-                )
-                db.execute(
-                    "DELETE FROM memories WHERE channel = ? AND id NOT IN "
-                    "(SELECT id FROM memories WHERE channel = ? ORDER BY created DESC LIMIT ?)",
-                    (memory.channel, memory.channel, MAX_MEMORIES_PER_CHANNEL),
-                )
+                insert_memory(db, memory, keep=MAX_MEMORIES_PER_CHANNEL)
 
         await self._with_db(add)
 
     async def memories(self, channel: str) -> list[Memory]:
-        def select(db: sqlite3.Connection) -> list[Memory]:
-            rows = db.execute(
-                "SELECT channel, content, user, category, importance, created, id FROM memories "
-                "WHERE channel = ? ORDER BY created",
-                (channel,),
-            ).fetchall()
-            return [Memory(*row) for row in rows]
-
-        return await self._with_db(select)
+        return await self._with_db(lambda db: select_memories(db, channel))
 
     async def delete_memories(self, channel: str, ids: set[str]) -> int:
         def delete(db: sqlite3.Connection) -> int:
             with db:
-                return sum(
-                    db.execute("DELETE FROM memories WHERE channel = ? AND id = ?", (channel, one)).rowcount
-                    for one in ids
-                )
+                return delete_memories(db, channel, ids)
 
         return await self._with_db(delete)
 
@@ -240,29 +215,32 @@ class SqliteStore(Store):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open the bot's database {self.path}: {exc}") from None
+        try:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA busy_timeout = 5000")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(_MIGRATIONS):
-                raise StoreError(
-                    f"{self.path} was written by a newer version of the bot (schema {version}); upgrade, "
-                    "or point rosey.memory.path at another file"
-                )
-            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-                db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+            migrate(db, self.path, MIGRATIONS)
+        except NewerSchema as exc:
+            db.close()
+            raise StoreUnavailable(
+                f"{self.path}: the bot's database has {exc.problem}; upgrade Rosey Assistant, "
+                "or point rosey.memory.path at another file"
+            ) from None
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the bot's database {self.path}: {exc}") from None
+            db.close()
+            raise StoreUnavailable(f"cannot open the bot's database {self.path}: {exc}") from None
         self._db = db
 
     async def _with_db(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
             if self._db is None:
-                raise StoreError("the bot's database is closed")
+                raise StoreUnavailable("the bot's database is closed")
             try:
                 return work(self._db)
             except sqlite3.Error as exc:
-                raise StoreError(f"the bot's database {self.path} failed: {exc}") from None
+                raise StoreUnavailable(f"the bot's database {self.path} failed: {exc}") from None
 
         return await self._run(run)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .settings import RateLimitSettings
+from ..rosey_settings import RateLimitSettings
 
 THRESHOLDS = (80, 100)
 
@@ -49,7 +49,7 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class ThresholdCrossed:
-    """Seed 002's UsageThresholdEvent, plus the percentage crossed."""
+    """A user's requests or everyone's tokens crossed a share of today's limit: the threshold event's fields."""
 
     user: str
     channel: str
@@ -72,6 +72,13 @@ def seconds_until_next_day(now: float) -> float:
 
 
 class UsageBook:
+    """Today's counts: what the store holds plus what this process has not saved yet.
+
+    It owns the unsaved increments and which thresholds were announced today; it
+    never writes the store (the service saves what `take_unsaved` hands over) and
+    never refuses a request (the rate limiter does).
+    """
+
     def __init__(self, limits: RateLimitSettings, clock: Callable[[], float] = time.time) -> None:
         self.limits = limits
         self._clock = clock

@@ -5,13 +5,15 @@
     store.add_message(conversation_id, message, backend="ollama", model="llama3.2", timings=...)
     restore_context(store, store.latest().id, context)   # `assistant --continue`
 
+The schema of every SQLite file the program writes comes from one mechanism,
+``assistant.store.migrations``; ``MIGRATIONS`` are the conversation file's.
+
 Errors::
 
     StoreError               the file cannot be used (newer schema, not a database, unwritable)
     ConversationNotFound     (a KeyError) no conversation has that id, or an id prefix is ambiguous
 """
 
-from ._migrations import MIGRATIONS, migrate, schema_version
 from ._records import (
     ConversationNotFound,
     ConversationSummary,
@@ -20,6 +22,7 @@ from ._records import (
     TurnTimings,
 )
 from ._restore import MISSING_RESULT, restore_context
+from ._schema import MIGRATIONS
 from ._store import FILE_NAME, ConversationStore, default_path, title_from
 
 __all__ = [
@@ -33,8 +36,6 @@ __all__ = [
     "StoredMessage",
     "TurnTimings",
     "default_path",
-    "migrate",
     "restore_context",
-    "schema_version",
     "title_from",
 ]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 
-from llm import MessageRole, ToolCall
+from llm import MessageRole, ToolCall, fenced_code
 
-from ._records import ConversationSummary, StoredMessage, TurnTimings
+from ..events import timing_figures
+from ._records import ConversationSummary, StoredMessage
 
 ASSISTANT_NAME = "Rosey"
 
@@ -30,7 +30,7 @@ def _message_blocks(stored: StoredMessage, tool_names: dict[str, str]) -> list[s
     if message.role is MessageRole.TOOL:
         name = message.name or tool_names.get(message.tool_call_id or "", "tool")
         label = "Error from" if message.is_error else "Result of"
-        return [f"{label} `{name}`:", _fenced(message.content, "")]
+        return [f"{label} `{name}`:", fenced_code(message.content)]
     if message.role is MessageRole.USER:
         blocks = ["**You**"]
     else:
@@ -43,7 +43,7 @@ def _message_blocks(stored: StoredMessage, tool_names: dict[str, str]) -> list[s
         blocks.append(f"*({count} image{'s' if count > 1 else ''} attached: {kinds})*")
     for call in message.tool_calls or []:
         tool_names[call.id] = call.name
-        blocks.extend([f"Tool call `{call.name}`:", _fenced(_call_json(call), "json")])
+        blocks.extend([f"Tool call `{call.name}`:", fenced_code(_call_json(call), "json")])
     if stored.interrupted:
         blocks.append("*(interrupted)*")
     return blocks
@@ -51,31 +51,14 @@ def _message_blocks(stored: StoredMessage, tool_names: dict[str, str]) -> list[s
 
 def _byline(stored: StoredMessage) -> str:
     parts = ["/".join(part for part in (stored.backend, stored.model) if part)]
-    parts.extend(_timing_figures(stored.timings))
+    if stored.timings is not None:
+        parts.extend(timing_figures(stored.timings.time_to_first_token, stored.timings.tokens_per_second))
     parts = [part for part in parts if part]
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _timing_figures(timings: TurnTimings | None) -> list[str]:
-    if timings is None:
-        return []
-    figures = []
-    if timings.time_to_first_token is not None:
-        figures.append(f"first token {timings.time_to_first_token:.2f} s")
-    if timings.tokens_per_second is not None:
-        figures.append(f"{timings.tokens_per_second:.1f} tok/s")
-    return figures
-
-
 def _call_json(call: ToolCall) -> str:
     return json.dumps({"id": call.id, "name": call.name, "arguments": call.arguments}, indent=2, ensure_ascii=False)
-
-
-def _fenced(text: str, language: str) -> str:
-    """A code fence longer than any backtick run inside, so the text cannot close it early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def _quote(text: str) -> str:

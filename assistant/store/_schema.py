@@ -1,22 +1,10 @@
-"""The schema of the conversation file, as numbered migrations.
-
-Migration N brings a file from schema version N-1 to N; the version lives in
-``PRAGMA user_version``, so SQLite records it atomically with the change
-itself. A released migration is never edited: a later release changes the
-schema by appending a new function to ``MIGRATIONS``. Each one runs in its own
-``BEGIN IMMEDIATE`` transaction, so two processes opening an old file at once
-cannot both apply it, and a kill halfway leaves the file at the old version.
-"""
+"""The schema of the conversation file, as numbered migrations (see ``migrations``)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from ._records import StoreError
-
-Migration = Callable[[sqlite3.Connection], None]
+from .migrations import Migration
 
 
 def m001_conversations(db: sqlite3.Connection) -> None:
@@ -80,40 +68,3 @@ def m002_tool_errors_and_reasoning(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (m001_conversations, m002_tool_errors_and_reasoning)
-
-
-def schema_version(db: sqlite3.Connection) -> int:
-    return db.execute("PRAGMA user_version").fetchone()[0]
-
-
-def migrate(db: sqlite3.Connection, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
-    """Apply, in order, every migration the file has not had yet.
-
-    ``db`` must be in autocommit mode (``isolation_level=None``) so that each
-    migration and its version bump commit together.
-    """
-    latest = len(migrations)
-    _refuse_newer(db, path, latest)
-    while schema_version(db) < latest:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # Read again under the write lock: another process may have migrated meanwhile.
-            version = schema_version(db)
-            if version < latest:
-                migrations[version](db)
-                db.execute(f"PRAGMA user_version = {version + 1}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-
-def _refuse_newer(db: sqlite3.Connection, path: Path, latest: int) -> None:
-    version = schema_version(db)
-    if version > latest:
-        raise StoreError(
-            path,
-            f"the conversation history has schema version {version}, written by a newer Rosey "
-            f"Assistant; this one knows versions up to {latest}. Upgrade Rosey Assistant, or move "
-            "the file aside to start a new history.",
-        )

@@ -22,7 +22,6 @@ from typing import Self
 from llm import Message, MessageRole
 
 from ._markdown import conversation_markdown
-from ._migrations import migrate
 from ._records import (
     ConversationNotFound,
     ConversationSummary,
@@ -31,6 +30,8 @@ from ._records import (
     TurnTimings,
 )
 from ._rows import INSERT_MESSAGE, message_row, read_messages
+from ._schema import MIGRATIONS
+from .migrations import NewerSchema, migrate
 
 FILE_NAME = "conversations.db"
 TITLE_LENGTH = 60
@@ -66,7 +67,13 @@ def title_from(text: str) -> str:
 
 
 class ConversationStore:
-    """The conversation history in one SQLite file, brought up to the current schema when opened."""
+    """The conversation history in one SQLite file, brought up to the current schema when opened.
+
+    It owns the file's connection and is the only code that writes the file. It
+    never holds a live conversation (``restore_context`` replays one into a
+    ``ConversationContext``) and never rewrites a saved message, except to mark an
+    answer cut off by the person speaking over it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
@@ -89,7 +96,12 @@ class ConversationStore:
             self._db.execute("PRAGMA synchronous = FULL")
             # A deleted conversation should not linger in free pages of the file.
             self._db.execute("PRAGMA secure_delete = ON")
-            migrate(self._db, self.path)
+            migrate(self._db, self.path, MIGRATIONS)
+        except NewerSchema as exc:
+            self._db.close()
+            problem = (f"the conversation history has {exc.problem}. Upgrade Rosey Assistant, or move the file "
+                       "aside to start a new history.")
+            raise StoreError(self.path, problem) from None
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(self.path, _open_problem(exc)) from None

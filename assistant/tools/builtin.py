@@ -3,6 +3,8 @@
 Each is a typed function made a tool by ``tool``; errors the
 model should read (an unknown time zone, a path outside the allowed folders)
 are raised as ``ToolError`` with a message that says what to do instead.
+Notes are memories of ``assistant.memory`` (the same records and word ranking
+as the chat bot's rooms), kept in a file of their own in the data folder.
 """
 
 from __future__ import annotations
@@ -10,10 +12,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
-import re
-import sqlite3
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from datetime import datetime as _datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,11 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
+from llm import FileInjectionError, read_text_file
+
+from ..memory import NOTES_CHANNEL, Memory, NoteFile, rank_by_words
 from ._core import Tool, ToolError, tool
 from .settings import ToolSettings
 
 READ_FILE_MAX_BYTES = 1_000_000
 RECALL_LIMIT = 10
+NOTES_FILE_NAME = "memory.sqlite3"
 
 
 def builtin_tools(settings: ToolSettings, data_dir: Path) -> list[Tool]:
@@ -36,7 +39,7 @@ def builtin_tools(settings: ToolSettings, data_dir: Path) -> list[Tool]:
     if settings.calculator:
         tools.append(tool(calculator))
     if settings.memory:
-        tools += NoteStore(Path(data_dir) / "memory.sqlite3").tools()
+        tools += _note_tools(NoteFile(Path(data_dir) / NOTES_FILE_NAME))
     if settings.read_file and settings.read_file_dirs:
         tools.append(_read_file_tool(settings.read_file_dirs))
     return tools
@@ -174,52 +177,33 @@ def _call(node: ast.Call) -> float:
 # --- remember / recall ------------------------------------------------------------------------
 
 
-class NoteStore:
-    """Notes kept in SQLite: every write is one transaction, so a crash never leaves half a file."""
+def _note_tools(notes: NoteFile) -> list[Tool]:
+    """remember and recall over the assistant's notes; recall ranks by words (no embeddings here)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def tools(self) -> list[Tool]:
-        return [tool(self.remember, name="remember"), tool(self.recall, name="recall")]
-
-    def remember(
-        self, note: Annotated[str, Field(min_length=1, description="the fact, in a full sentence")]
-    ) -> str:
+    def remember(note: Annotated[str, Field(min_length=1, description="the fact, in a full sentence")]) -> str:
         """Save a note for later conversations: facts about the user, their preferences, anything
         they ask you to remember. Notes persist across restarts."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        saved = _datetime.now().astimezone().isoformat(timespec="seconds")
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO notes (text, saved) VALUES (?, ?)", (note.strip(), saved))
+        notes.add(Memory(NOTES_CHANNEL, note.strip()))
         return f"Remembered: {note.strip()}"
 
     def recall(
-        self, query: Annotated[str, Field(description="words to look for; empty for the latest notes")] = ""
+        query: Annotated[str, Field(description="words to look for; empty for the latest notes")] = "",
     ) -> list[dict[str, str]] | str:
         """Look up notes saved with remember; the best matches come first, the most recent
         first among equals."""
-        if not self.path.exists():
+        saved = notes.memories(NOTES_CHANNEL)
+        if not saved:
             return "There are no notes yet."
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT text, saved FROM notes ORDER BY id DESC").fetchall()
-        words = set(_words(query))
-        if words:
-            scored = [(sum(any(w.startswith(q) for w in _words(text)) for q in words), text, saved)
-                      for text, saved in rows]
-            rows = [(text, saved) for score, text, saved in sorted(scored, key=lambda s: -s[0]) if score]
-        if not rows:
-            return f"No notes match '{query}'." if words else "There are no notes yet."
-        return [{"note": text, "saved": saved} for text, saved in rows[:RECALL_LIMIT]]
+        found = rank_by_words(query, saved, RECALL_LIMIT)
+        if not found:
+            return f"No notes match '{query}'."
+        return [{"note": memory.content, "saved": _local_time(memory.created)} for memory in found]
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, saved TEXT NOT NULL)")
-        return db
+    return [tool(remember), tool(recall)]
 
 
-def _words(text: str) -> list[str]:
-    return [word for word in re.findall(r"\w+", text.casefold()) if len(word) > 1]
+def _local_time(timestamp: float) -> str:
+    return _datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
 # --- read_file --------------------------------------------------------------------------------
@@ -237,21 +221,26 @@ def _read_file_tool(folders: Sequence[Path]) -> Tool:
         if target.is_dir():
             entries = sorted(f"{entry.name}/" if entry.is_dir() else entry.name for entry in target.iterdir())
             return f"{target} is a folder containing: {', '.join(entries) or 'nothing'}"
-        if not target.is_file():
-            raise ToolError(f"{path}: no such file")
-        size = target.stat().st_size
-        if size > READ_FILE_MAX_BYTES:
-            raise ToolError(f"{path} is {size:,} bytes; read_file reads files up to {READ_FILE_MAX_BYTES:,} bytes")
-        data = target.read_bytes()
-        if b"\x00" in data[:8192]:
-            raise ToolError(f"{path} is a binary file; read_file reads text files only")
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ToolError(f"{path} is not UTF-8 text; read_file reads text files only") from None
+            return read_text_file(target, READ_FILE_MAX_BYTES)
+        except FileInjectionError as exc:
+            raise ToolError(_unreadable(path, exc)) from None
 
     description = (
         f"Read a text file (or list a folder) in the folders the user shared: {names}. "
         f"Relative paths start at {folders[0]}."
     )
     return tool(read_file, description=description)
+
+
+def _unreadable(path: str, error: FileInjectionError) -> str:
+    """Why ``path`` cannot be read, worded for the model that asked for it."""
+    if error.reason == "too_large":
+        return f"{path} is {error.size:,} bytes; read_file reads files up to {READ_FILE_MAX_BYTES:,} bytes"
+    if error.reason == "binary":
+        return f"{path} is a binary file; read_file reads text files only"
+    if error.reason == "not_utf8":
+        return f"{path} is not UTF-8 text; read_file reads text files only"
+    if error.reason in ("missing", "not_a_file"):
+        return f"{path}: no such file"
+    return f"{path} cannot be read: {error}"

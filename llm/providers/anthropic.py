@@ -185,7 +185,7 @@ class AnthropicProvider(HTTPProvider):
     name: ClassVar[str] = "anthropic"
     display_name: ClassVar[str] = "Anthropic"
     settings_class = AnthropicSettings
-    capabilities = Capabilities(streaming=True, tools=True, vision=True, embeddings=False)
+    capabilities = Capabilities(tools=True, vision=True, embeddings=False)
     requires_api_key: ClassVar[bool] = True
     connect_hint: ClassVar[str] = "check your network connection and llm.anthropic.base_url"
 

@@ -109,7 +109,7 @@ class LocalProvider(LLMProvider):
     name: ClassVar[str] = "local"
     display_name: ClassVar[str] = "the embedded model"
     settings_class = LocalSettings
-    capabilities = Capabilities(streaming=True, tools=False, vision=False, embeddings=True)
+    capabilities = Capabilities(tools=False, vision=False, embeddings=True)
 
     def __init__(self, settings: BackendSettings | Mapping[str, Any] | None = None) -> None:
         super().__init__(settings)

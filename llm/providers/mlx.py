@@ -17,7 +17,7 @@ class MLXProvider(OpenAIProvider):
     name: ClassVar[str] = "mlx"
     display_name: ClassVar[str] = "the OpenAI-compatible server"
     settings_class = MLXSettings
-    capabilities = Capabilities(streaming=True, tools=True, vision=False, embeddings=True)
+    capabilities = Capabilities(tools=True, vision=False, embeddings=True)
     requires_api_key: ClassVar[bool] = False
     connect_hint: ClassVar[str] = (
         "is the server running (e.g. `mlx_lm.server` or `python -m llama_cpp.server`)? "

@@ -80,7 +80,7 @@ class OllamaProvider(HTTPProvider):
     name: ClassVar[str] = "ollama"
     display_name: ClassVar[str] = "Ollama"
     settings_class = OllamaSettings
-    capabilities = Capabilities(streaming=True, tools=True, vision=True, embeddings=True)
+    capabilities = Capabilities(tools=True, vision=True, embeddings=True)
     requires_api_key: ClassVar[bool] = False
     connect_hint: ClassVar[str] = "is `ollama serve` running?"
     settings: OllamaSettings

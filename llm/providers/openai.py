@@ -110,7 +110,7 @@ class OpenAIProvider(HTTPProvider):
     name: ClassVar[str] = "openai"
     display_name: ClassVar[str] = "OpenAI"
     settings_class = OpenAISettings
-    capabilities = Capabilities(streaming=True, tools=True, vision=True, embeddings=True)
+    capabilities = Capabilities(tools=True, vision=True, embeddings=True)
     requires_api_key: ClassVar[bool] = True
     connect_hint: ClassVar[str] = "check your network connection and llm.openai.base_url"
     max_tokens_field: ClassVar[str] = "max_completion_tokens"

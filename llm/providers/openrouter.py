@@ -13,7 +13,7 @@ class OpenRouterProvider(OpenAIProvider):
     name: ClassVar[str] = "openrouter"
     display_name: ClassVar[str] = "OpenRouter"
     settings_class = OpenRouterSettings
-    capabilities = Capabilities(streaming=True, tools=True, vision=True, embeddings=True)
+    capabilities = Capabilities(tools=True, vision=True, embeddings=True)
     connect_hint: ClassVar[str] = "check your network connection and llm.openrouter.base_url"
     max_tokens_field: ClassVar[str] = "max_tokens"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from assistant.config import load_config
 from assistant.session import Session
-from assistant.voice.events import Heard
 from assistant.voice.cli import latency_report
+from assistant.voice.events import Heard
 from assistant.voice.loop import VoiceLoop
 from assistant.voice.models import SpeechModels
 from audio import SoundDeviceInput, SoundDeviceOutput

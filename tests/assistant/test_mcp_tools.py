@@ -13,8 +13,7 @@ import pytest
 import pytest_asyncio
 from pydantic import ValidationError
 
-from assistant.mcp_tools import MCPServerSettings
-from assistant.tools import ToolBox, ToolResult, ToolSettings, build_toolbox
+from assistant.tools import MCPServerSettings, ToolBox, ToolResult, ToolSettings, build_toolbox
 from llm import ToolCall
 
 shares_the_example_server = pytest.mark.asyncio(loop_scope="module")

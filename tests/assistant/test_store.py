@@ -21,9 +21,9 @@ from assistant.store import (
     StoreError,
     TurnTimings,
     default_path,
-    migrate,
     restore_context,
 )
+from assistant.store.migrations import migrate
 from llm import ConversationContext, Image, Message, MessageRole, ReasoningBlock, ToolCall
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 import time
 from datetime import date, datetime
@@ -14,13 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import Field, ValidationError
 
-from assistant.builtin_tools import builtin_tools
 from assistant.tools import (
     ToolBox,
     ToolError,
     ToolResult,
     ToolSettings,
     build_toolbox,
+    builtin_tools,
     tool,
 )
 from llm import ToolCall, ToolDefinition
@@ -421,6 +422,69 @@ async def test_notes_persist_for_the_next_start_of_the_assistant(tmp_path: Path)
     found = json.loads((await call(next_run, "recall", query="wifi")).content)
 
     assert [item["note"] for item in found] == ["The wifi password is on the fridge"]
+
+
+async def test_a_word_finds_the_notes_with_longer_words_it_starts(builtins: ToolBox) -> None:
+    for note in ["Anna's birthday is 3 May", "Ben was born in Leeds", "The car is booked for Friday"]:
+        await call(builtins, "remember", note=note)
+
+    found = json.loads((await call(builtins, "recall", query="birth")).content)
+
+    assert [item["note"] for item in found] == ["Anna's birthday is 3 May"]
+
+
+# Notes as the first release kept them: a bare table, no schema version.
+FIRST_RELEASE_NOTES = """
+CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, saved TEXT NOT NULL);
+INSERT INTO notes (text, saved) VALUES ('Anna likes tulips', '2025-01-02T10:00:00+01:00');
+INSERT INTO notes (text, saved) VALUES ('The wifi password is on the fridge', '2025-01-02T10:00:00+01:00');
+INSERT INTO notes (text, saved) VALUES ('Anna''s birthday is 3 May', '2025-03-04T18:30:05-05:00');
+"""
+
+
+async def test_notes_saved_by_the_first_release_are_kept_with_when_they_were_saved(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "memory.sqlite3") as raw:
+        raw.executescript(FIRST_RELEASE_NOTES)
+    raw.close()
+    box = ToolBox(builtin_tools(ToolSettings(), data))
+
+    await call(box, "remember", note="Anna is allergic to lilies")
+    latest = json.loads((await call(box, "recall")).content)
+    about_anna = json.loads((await call(box, "recall", query="anna")).content)
+
+    assert [item["note"] for item in latest] == [
+        "Anna is allergic to lilies",
+        "Anna's birthday is 3 May",
+        "The wifi password is on the fridge",
+        "Anna likes tulips",
+    ]
+    assert [datetime.fromisoformat(item["saved"]) for item in latest[1:]] == [
+        datetime.fromisoformat("2025-03-04T18:30:05-05:00"),
+        datetime.fromisoformat("2025-01-02T10:00:00+01:00"),
+        datetime.fromisoformat("2025-01-02T10:00:00+01:00"),
+    ]
+    assert [item["note"] for item in about_anna] == [
+        "Anna is allergic to lilies", "Anna's birthday is 3 May", "Anna likes tulips",
+    ]
+
+
+async def test_a_notes_file_from_a_newer_release_is_reported_not_overwritten(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "memory.sqlite3") as raw:
+        raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    box = ToolBox(builtin_tools(ToolSettings(), data))
+
+    result = await call(box, "remember", note="Anna likes tulips")
+
+    assert result.is_error
+    assert "schema version 99, written by a newer Rosey Assistant" in result.content
+    with sqlite3.connect(data / "memory.sqlite3") as raw:
+        assert raw.execute("SELECT name FROM sqlite_master").fetchall() == []
+    raw.close()
 
 
 async def test_an_empty_note_is_refused_naming_the_field(builtins: ToolBox) -> None:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from audio.chunker import CODE_PLACEHOLDER, SpeechChunker, split_sentences
+from tests.audio.streaming import deltas
 
 
 def chunks_of(text: str, pieces: str = "tokens", seed: int = 0) -> list[str]:
     """Feed ``text`` the way a model streams it and collect every chunk, flush included."""
     chunker = SpeechChunker()
     out: list[str] = []
-    if pieces == "characters":
-        deltas = list(text)
-    elif pieces == "whole":
-        deltas = [text]
-    else:
-        rng, deltas, i = random.Random(seed), [], 0
-        while i < len(text):
-            size = rng.randint(1, 7)
-            deltas.append(text[i : i + size])
-            i += size
-    for delta in deltas:
+    for delta in deltas(text, pieces, seed):
         out.extend(chunker.feed(delta))
     return out + chunker.flush()
 
@@ -115,6 +104,11 @@ def test_code_blocks_are_not_read_out_but_announced_once() -> None:
         "And a second one:",
         "Run them.",
     ]
+
+
+def test_a_code_block_inside_a_list_item_is_not_read_out_either() -> None:
+    text = "1. Install it:\n    ```sh\n    pip install rosey\n    ```\n2. Run `rosey`."
+    assert chunks_of(text) == ["Install it:", CODE_PLACEHOLDER, "Run rosey."]
 
 
 def test_an_unfinished_code_block_is_dropped_at_the_end() -> None:

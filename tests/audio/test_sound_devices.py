@@ -1,7 +1,7 @@
 """The real sounddevice code over ALSA's ``file`` plugin: a WAV is the microphone, a file the speaker.
 
-See AUDIO_TESTING.md: the devices are ordinary ALSA PCMs, so the program's
-own sounddevice/PortAudio path runs unchanged. Each test runs in a child
+The devices are ordinary ALSA PCMs (tests/alsa_card.py writes their
+configuration), so the program's own sounddevice/PortAudio path runs unchanged. Each test runs in a child
 process (tests/audio/alsa_child.py) because PortAudio reads the ALSA
 configuration only once per process.
 """

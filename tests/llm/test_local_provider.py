@@ -1,4 +1,9 @@
-"""The embedded backend against the real bundled Gemma 3 270M, in-process."""
+"""The embedded backend against the real bundled Gemma 3 270M, in-process.
+
+What the tiny model says differs between builds of llama.cpp, so these tests
+check that it answers (streamed, counted, stopped at the next speaker), never
+what it answers.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ def ask(question: str) -> list[Message]:
     return [SYSTEM, Message(MessageRole.USER, question)]
 
 
-async def test_answers_arithmetic_with_the_default_config(provider: LocalProvider) -> None:
+async def test_answers_token_by_token_with_the_default_config(provider: LocalProvider) -> None:
     events = [event async for event in provider.stream(ask("What is 12 times 7?"))]
 
     deltas = [e.text for e in events if isinstance(e, TextDelta)]
@@ -38,10 +43,19 @@ async def test_answers_arithmetic_with_the_default_config(provider: LocalProvide
     assert isinstance(events[-1], StreamEnd)
     assert sum(isinstance(e, StreamEnd) for e in events) == 1
     result = events[-1].result
-    assert "84" in result.content
+    assert result.content.strip(), "the model answered nothing"
     assert result.content == "".join(deltas).strip()
+    assert "User:" not in result.content and "Rosey:" not in result.content
     assert result.prompt_tokens > 10 and result.completion_tokens >= len(deltas)
     assert result.tokens_used == result.prompt_tokens + result.completion_tokens
+
+
+async def test_the_same_question_at_temperature_zero_gets_the_same_answer(provider: LocalProvider) -> None:
+    first = await provider.complete(ask("What is 12 times 7?"), temperature=0.0)
+    second = await provider.complete(ask("What is 12 times 7?"), temperature=0.0)
+
+    assert first.content
+    assert second.content == first.content
 
 
 async def test_the_answer_stops_before_the_next_speaker(provider: LocalProvider) -> None:
@@ -78,12 +92,16 @@ def test_the_tiny_model_sees_only_the_question_unless_asked_for_history() -> Non
         "User: What is 12 times 7?\nRosey: 84\nUser: And the capital of Italy?\nRosey:")
 
 
-async def test_a_follow_up_question_gets_its_own_answer(provider: LocalProvider) -> None:
+async def test_a_follow_up_question_is_answered_as_if_asked_alone(provider: LocalProvider) -> None:
+    """By default the tiny model is shown no earlier exchange, so an earlier answer cannot leak into this one."""
     conversation = [SYSTEM, Message(MessageRole.USER, "What is 12 times 7?"),
                     Message(MessageRole.ASSISTANT, "12 times 7 = 12 * 7 = 84"),
                     Message(MessageRole.USER, "What is the capital of Italy?")]
-    result = await provider.complete(conversation)
-    assert "84" not in result.content
+    follow_up = await provider.complete(conversation)
+    alone = await provider.complete(ask("What is the capital of Italy?"))
+
+    assert follow_up.content
+    assert follow_up.content == alone.content
 
 
 async def test_closing_the_stream_stops_generation(provider: LocalProvider) -> None:

@@ -19,6 +19,8 @@ from llm import (
     Message,
     MessageRole,
     ProviderFactory,
+    StreamEnd,
+    TextDelta,
 )
 from llm.providers.mlx import MLXProvider
 from llm.providers.openai import OpenAIProvider
@@ -86,7 +88,7 @@ async def test_openrouter_error_event_with_a_numeric_code_is_reported(make):
 
 @pytest.mark.parametrize("backend", ["mlx", "local_gpt_oss"])
 async def test_a_local_server_gets_v1_appended_and_no_authorization(backend, monkeypatch):
-    """Seed 004's configs say ``base_url: http://localhost:8080``; the server answers under /v1."""
+    """A config may give the bare server address ``http://localhost:8080``; the server answers under /v1."""
     monkeypatch.setenv("OPENAI_API_KEY", KEY)  # an OpenAI key in the environment must not leak to it
     config = {"llm": {"backend": backend, backend: {"base_url": "http://localhost:8080", "retry_backoff": 0.01}}}
     provider = ProviderFactory.create(backend, config)
@@ -251,41 +253,26 @@ async def test_a_stream_that_ends_before_any_event_is_a_response_error():
         await SaysNothing({"retry_backoff": 0.01}).complete(HELLO)
 
 
-class Seed004Complete(LLMProvider):
-    """A provider written for seed 004: it overrides only ``complete``."""
+class Echo(LLMProvider):
+    """A backend of one's own: it answers with the question, word by word."""
 
-    async def complete(self, messages, tools=None, temperature=None, max_tokens=None, model=None):
-        return CompletionResult(content=f"echo: {messages[-1].content}", model="echo-1", tokens_used=3)
-
-
-class Seed004Streaming(LLMProvider):
-    """A provider written for seed 004: it overrides only ``stream_complete``."""
-
-    async def stream_complete(self, messages, tools=None, temperature=None, max_tokens=None, model=None):
-        for word in messages[-1].content.split():
-            yield word + " "
+    async def _stream_once(self, request):
+        words = [word + " " for word in request.messages[-1].content.split()]
+        for word in words:
+            yield TextDelta(word)
+        yield StreamEnd(CompletionResult(content="".join(words), model=request.model))
 
 
-async def test_a_registered_seed_004_provider_that_only_completes_also_streams(restore_registry):
-    ProviderFactory.register_provider("echo", Seed004Complete)
+async def test_a_registered_backend_is_created_from_its_config_section_and_streams(restore_registry):
+    ProviderFactory.register_provider("echo", Echo)
 
     provider = ProviderFactory.create_from_config({"llm": {"backend": "echo", "echo": {"model": "echo-1"}}})
-    events = await collect(provider)
-
-    assert isinstance(provider, Seed004Complete)
-    assert texts(events) == ["echo: Say hello"]
-    assert the_end(events).content == "echo: Say hello"
-    assert (await provider.complete(HELLO)).content == "echo: Say hello"
-
-
-async def test_a_registered_seed_004_provider_that_only_streams_text_also_streams_events(restore_registry):
-    ProviderFactory.register_provider("words", Seed004Streaming)
-
-    provider = ProviderFactory.create("words", {})
     events = await collect(provider, [Message(MessageRole.USER, "one two three")])
 
+    assert isinstance(provider, Echo)
     assert texts(events) == ["one ", "two ", "three "]
     assert the_end(events).content == "one two three "
+    assert the_end(events).model == "echo-1"
     assert (await provider.complete([Message(MessageRole.USER, "a b")])).content == "a b "
 
 

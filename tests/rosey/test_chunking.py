@@ -23,6 +23,16 @@ def test_markdown_is_stripped_and_newlines_flattened() -> None:
     )
 
 
+def test_a_link_shows_its_address_once_and_code_in_a_link_is_plain() -> None:
+    answer = "See [https://docs.python.org](https://docs.python.org) or [`len`](https://docs.python.org/3/len)."
+    assert strip_markdown(answer) == "See https://docs.python.org or len (https://docs.python.org/3/len)."
+
+
+def test_code_showing_a_fence_stays_code_until_its_own_fence_closes() -> None:
+    answer = "Write this:\n````markdown\n```python\nprint('**hi**')\n```\n````\n- then *save*"
+    assert strip_markdown(answer) == "Write this: ```python print('**hi**') ``` then save."
+
+
 def test_tables_become_comma_separated_rows() -> None:
     assert strip_markdown("| name | age |\n|---|---|\n| alice | 30 |") == "name, age. alice, 30."
 

@@ -18,11 +18,11 @@ async def room(nc, plugin) -> Recorder:
 @pytest.mark.parametrize(
     "payload",
     [
-        {"channel": "lobby", "user": "alice", "args": "what is two plus two"},  # seed 000
-        {"channel_id": "lobby", "username": "alice", "message": "what is two plus two"},  # seed 001
+        {"channel": "lobby", "user": "alice", "args": "what is two plus two"},
+        {"channel_id": "lobby", "username": "alice", "message": "what is two plus two"},
         {"channel": "lobby", "user_id": "alice", "args": ["what", "is", "two", "plus", "two"], "extra": 1},
     ],
-    ids=["seed-000", "seed-001", "args-as-tokens"],
+    ids=["first-plugin", "llm-request-names", "args-as-tokens"],
 )
 async def test_chat_is_answered_by_reply_and_broadcast_in_every_shape(nc, room, backend, payload) -> None:
     backend.answer("two plus two", "Four.")

@@ -1,4 +1,4 @@
-"""`llm.request`: seed 001's fire-and-forget service (and seed 000's older shape), answered on `llm.response`."""
+"""`llm.request`: the fire-and-forget service (and its oldest shape, with no action), answered on `llm.response`."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ async def test_reset_clears_the_channel(nc, bus, backend) -> None:
     assert sent == ["quizbot: new"]
 
 
-async def test_seed_000_shape_without_action_answers_reply_to(nc, bus, backend) -> None:
+async def test_the_oldest_shape_without_an_action_is_answered_on_its_reply_to_subject(nc, bus, backend) -> None:
     backend.answer("hint", "It is a fruit.")
     await publish(nc, {"prompt": "Give a hint about apples", "system_prompt": "You give trivia hints.",
                        "reply_to": "my.inbox"})

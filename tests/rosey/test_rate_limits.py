@@ -1,4 +1,7 @@
-"""Seed 002's rate limits and the usage book, on a clock the test moves (no waiting)."""
+"""Rate limits (per user a minute, an hour and a day; per channel an hour; tokens a day) and the usage book.
+
+Everything runs on a clock the test moves: no waiting.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ import asyncio
 import pytest
 
 from assistant.rosey.ratelimit import RateLimited, RateLimiter
-from assistant.rosey.settings import RateLimitSettings
 from assistant.rosey.usage import TOTAL, Counts, UsageBook
+from assistant.rosey_settings import RateLimitSettings
 from tests.rosey.conftest import Recorder, ask
 
 MIDDAY = 1_790_000_000.0 - 1_790_000_000.0 % 86400 + 43200  # 12:00 UTC on some day
@@ -101,8 +104,19 @@ def test_the_daily_token_budget_is_shared_by_everyone() -> None:
 def test_a_zero_limit_is_no_limit() -> None:
     rate, usage, _ = limiter(requests_per_minute=0, requests_per_hour=0, requests_per_day=0,
                              channel_requests_per_hour=0, tokens_per_day=0)
+    refused: list[RateLimited] = []
+    announced = []
     for _ in range(1000):
-        admit(rate, usage)
+        try:
+            rate.admit("alice", "lobby")
+        except RateLimited as limited:
+            refused.append(limited)
+        announced += usage.count_request("alice", "lobby")
+        announced += usage.count_tokens("alice", "lobby", 10_000, 10_000)
+
+    assert refused == []
+    assert announced == []
+    assert usage.get(("user", "alice")).requests == 1000 and usage.get(TOTAL).tokens == 20_000_000
 
 
 def test_thresholds_are_announced_once_at_80_and_once_at_100_percent() -> None:

@@ -1,4 +1,4 @@
-"""`rosey.llm.*`: seed 002's request/reply service, one `nats.micro` service other plugins discover and call."""
+"""`rosey.llm.*`: the request/reply service, one `nats.micro` service other plugins discover and call."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ async def test_the_service_is_discoverable_as_rosey_llm(nc, service) -> None:
     )}
 
 
-async def test_chat_answers_with_seed_002s_chat_response_and_real_usage(nc, service, events, backend) -> None:
+async def test_chat_answers_with_the_text_its_chunks_and_the_real_usage(nc, service, events, backend) -> None:
     backend.answer("hint", Reply("A red fruit that keeps doctors away.", prompt_tokens=42, completion_tokens=9))
 
     reply = await ask(nc, "rosey.llm.chat", {"channel": "trivia", "user": "trivia-bot", "message": "hint: apple"})
@@ -85,7 +85,7 @@ async def test_summarize_in_each_style(nc, service, events, backend) -> None:
     await events.wait_for("rosey.event.llm.response", count=2)
 
 
-async def test_memory_add_and_recall_with_seed_002s_memory_response(nc, service, events) -> None:
+async def test_memory_add_and_recall_answer_the_texts_and_who_said_them(nc, service, events) -> None:
     added = await ask(nc, "rosey.llm.memory.add", {"channel": "lobby", "content": "alice loves jazz",
                                                    "user_id": "alice", "category": "preference", "importance": 3})
     assert (added["success"], added["count"], added["memories"]) == (True, 1, ["alice loves jazz"])
