@@ -12,6 +12,11 @@ Markdown is for the screen: markers are dropped, link text is kept, and a
 fenced code block is not read out; the listener hears "I've put the code on
 screen." once per answer instead.
 
+A model can also write a long run with no boundary at all (a number of
+hundreds of digits, a word list without commas): with ``first_chunk_limit``
+the first chunk is released anyway that many seconds after the answer's
+first text, up to its last space, so the listener is never left in silence.
+
 Two stages: ``markdown.MarkdownLines`` reads lines (block markup, code
 fences, tables), then ``_Sentences`` cuts the remaining inline text into
 chunks and makes each one speakable.
@@ -20,6 +25,8 @@ chunks and makes each one speakable.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 from . import markdown
 
@@ -46,14 +53,29 @@ _MAX_CHUNK_CHARS = 300
 class SpeechChunker:
     """Text deltas in, speakable chunks out. One chunker per answer."""
 
-    def __init__(self, first_chunk_min_words: int = 3, early_first_chunk: bool = True) -> None:
+    def __init__(
+        self,
+        first_chunk_min_words: int = 3,
+        early_first_chunk: bool = True,
+        first_chunk_limit: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lines = markdown.MarkdownLines(keep_code=False)
         self._sentences = _Sentences(first_chunk_min_words if early_first_chunk else None)
         self._said_code = False
+        self._first_chunk_limit = first_chunk_limit
+        self._clock = clock
+        self._first_text_at: float | None = None
 
     def feed(self, delta: str) -> list[str]:
         """The chunks that ``delta`` completes (often none)."""
         self._read(self._lines.feed(delta))
+        if self._first_chunk_limit is not None and not self._sentences.emitted_any:
+            now = self._clock()
+            if self._first_text_at is None:
+                self._first_text_at = now
+            elif now - self._first_text_at >= self._first_chunk_limit:
+                self._sentences.release_held()
         return self._sentences.take()
 
     def flush(self) -> list[str]:
@@ -105,6 +127,23 @@ class _Sentences:
         if self._text.strip():
             self._cut(len(self._text), end_of_block=True)
         self._text = ""
+
+    def release_held(self) -> None:
+        """Waited too long for a boundary: what is held goes out up to its last space (all of it if none).
+
+        Only whole words go: a word still being written waits for the next chunk.
+        """
+        text = self._text
+        protected = _protected_positions(text)
+        spaces = [i for i, char in enumerate(text) if char.isspace() and i not in protected]
+        if spaces and any(char.isalnum() for char in text[: spaces[-1]]):
+            self._cut(spaces[-1])
+        elif text.strip() and not protected:
+            self._cut(len(text))
+
+    @property
+    def emitted_any(self) -> bool:
+        return self._emitted_any
 
     def emit(self, chunk: str) -> None:
         self._out.append(chunk)

@@ -110,7 +110,8 @@ class _Reply:
 
         self.loop = loop
         self.latency = latency
-        self.chunker = SpeechChunker()
+        limit_ms = loop.settings.first_chunk_limit_ms
+        self.chunker = SpeechChunker(first_chunk_limit=limit_ms / 1000 if limit_ms else None)
         self.gate = asyncio.Event()
         self.pending_events: list[TurnEvent] = []
         self.spoken_parts: list[str] = []

@@ -21,3 +21,7 @@ class VoiceSettings(Section):
         default=0.7, gt=0, le=1, description="share of heard words found in our own recent speech that marks an echo"
     )
     mode: Literal["hands_free", "push_to_talk"] = "hands_free"
+    first_chunk_limit_ms: int = Field(
+        default=500, ge=0,
+        description="longest wait for the first speakable boundary before speaking up to the last space; 0 = none",
+    )

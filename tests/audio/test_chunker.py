@@ -137,3 +137,49 @@ def test_a_multiplication_sign_is_said_as_times() -> None:
     from audio.markdown import speakable
 
     assert speakable("12 * 7 = 84, and 3×4 is **12**") == "12 times 7 = 84, and 3 times 4 is 12"
+
+
+class _Clock:
+    """Time that moves only when the test says, so the limit is tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_run_with_no_boundary_is_spoken_once_the_first_chunk_limit_passes() -> None:
+    clock = _Clock()
+    chunker = SpeechChunker(first_chunk_limit=0.5, clock=clock)
+    words = "apples bananas cherries dates elderberries figs grapes".split()
+    released: list[tuple[float, str]] = []
+    for word in words * 3:
+        released += [(clock.now, chunk) for chunk in chunker.feed(word + " ")]
+        clock.now += 0.1
+
+    (released_at, first), *later = released
+    assert released_at == pytest.approx(0.5)
+    assert first == "apples bananas cherries dates elderberries figs", "whole words only: none is cut"
+    assert later == [], "after the first chunk, chunks end at boundaries again"
+    assert " ".join([first, *chunker.flush()]).rstrip(".") == " ".join(words * 3)
+
+
+def test_a_long_number_is_not_held_until_the_answer_ends() -> None:
+    clock = _Clock()
+    chunker = SpeechChunker(first_chunk_limit=0.5, clock=clock)
+    digits = "1234567890" * 25
+    released = []
+    for start in range(0, len(digits), 5):
+        released += chunker.feed(digits[start : start + 5])
+        clock.now += 0.05
+    assert released and digits.startswith(released[0])
+    assert "".join(released + chunker.flush()).rstrip(".") == digits
+
+
+def test_without_a_limit_the_first_chunk_waits_for_a_boundary() -> None:
+    clock = _Clock()
+    chunker = SpeechChunker(clock=clock)
+    for word in "apples bananas cherries dates elderberries figs grapes".split():
+        assert chunker.feed(word + " ") == []
+        clock.now += 10
