@@ -25,7 +25,8 @@ class STTSettings(_Section):
     model: str = Field(default="tiny.en", description="tiny.en, base, or a CTranslate2 Whisper model dir")
     beam_size: int = Field(default=5, ge=1, le=10, description="5: ~30% fewer errors than 1 for 2-20% more time")
     language: str | None = Field(
-        default=None, description="ISO code such as en or de; empty = detect (English for tiny.en)"
+        default=None,
+        description="ISO code such as en or de; empty = the locale's language unless the speech is clearly another",
     )
     initial_prompt: str | None = Field(
         default=None, description="words Whisper should expect: names, jargon, spelling"

@@ -13,11 +13,22 @@ only one and every drop is reported in ``Transcript.dropped``. With it goes
 the re-decoding of unsure segments at higher temperatures: on a short
 command it cost up to five extra decodes of noise and did not improve the
 words; repetition loops are still re-decoded (compression-ratio rule).
+
+A multilingual model with no language configured guesses the language of
+each utterance, and on noisy or accented English it guesses wrong (measured
+with Whisper base on espeak-ng voices at 15 dB SNR: Polish at 0.45, German
+at 0.13, Bengali at 0.30, each time writing every word wrong). So the
+person's own language (their locale) is used unless the speech is clearly
+another one: detected with probability ``CLEARLY_ANOTHER_LANGUAGE`` or more
+and ``LIKELIER_THAN_PREFERRED`` times likelier than the locale's language
+(real German, Spanish and Dutch speech measured 0.67-0.79, against 0.06 or
+less for English).
 """
 
 from __future__ import annotations
 
 import asyncio
+import locale
 import os
 import re
 import threading
@@ -53,6 +64,34 @@ UNSURE_LOGPROB = -1.0
 """Mean token log-probability below which Whisper was guessing."""
 KNOWN_PHRASE_NO_SPEECH = 0.35
 """A known hallucination is dropped from this no-speech probability on (real short phrases measured <= 0.22)."""
+
+
+CLEARLY_ANOTHER_LANGUAGE = 0.5
+"""Probability from which a detected language other than the person's own is believed."""
+LIKELIER_THAN_PREFERRED = 3.0
+"""How many times likelier than the person's own language that other language must be."""
+
+
+def choose_language(preferred: str, detected: list[tuple[str, float]]) -> str:
+    """The language to transcribe in: ``preferred`` unless ``detected`` (language, probability) clearly says another."""
+    if not detected:
+        return preferred
+    language, probability = max(detected, key=lambda item: item[1])
+    preferred_probability = dict(detected).get(preferred, 0.0)
+    if (
+        language != preferred
+        and probability >= CLEARLY_ANOTHER_LANGUAGE
+        and probability >= LIKELIER_THAN_PREFERRED * preferred_probability
+    ):
+        return language
+    return preferred
+
+
+def locale_language() -> str:
+    """The person's language from their locale (``de_DE.UTF-8`` -> ``de``); English when the locale says none."""
+    name = locale.getlocale(locale.LC_MESSAGES)[0] or os.environ.get("LANG", "")
+    code = name.split("_")[0].split(".")[0].lower()
+    return code if code.isalpha() and len(code) in (2, 3) and code not in ("c", "posix") else "en"
 
 
 def hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> str:
@@ -95,7 +134,7 @@ class Transcriber:
             segments, info = model.transcribe(
                 audio,
                 beam_size=self.settings.beam_size,
-                language=self._language(),
+                language=self._language(model, audio),
                 initial_prompt=self.settings.initial_prompt,
                 condition_on_previous_text=False,
                 without_timestamps=True,
@@ -128,8 +167,14 @@ class Transcriber:
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def _language(self) -> str | None:
-        return "en" if self.settings.model.endswith(".en") else self.settings.language
+    def _language(self, model: WhisperModel, audio: np.ndarray) -> str:
+        """English for an English-only model; else the configured language; else see ``choose_language``."""
+        if self.settings.model.endswith(".en"):
+            return "en"
+        if self.settings.language:
+            return self.settings.language
+        _, _, probabilities = model.detect_language(audio)
+        return choose_language(locale_language(), probabilities)
 
     def _load(self) -> WhisperModel:
         if self._model is None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -13,7 +17,7 @@ import soundfile
 from audio.errors import AudioFileError, ModelNotFound
 from audio.models import assemble_base
 from audio.settings import STTSettings
-from audio.stt import Transcriber, hallucination
+from audio.stt import Transcriber, choose_language, hallucination, locale_language, read_audio
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
 from audio.wer import word_error_rate, words
@@ -163,3 +167,73 @@ def test_a_model_setting_that_is_neither_bundled_nor_a_directory_is_a_clear_erro
         Transcriber(STTSettings(model="large-v9")).transcribe(silence(0.5))
     with pytest.raises(ModelNotFound, match="model.bin, config.json missing"):
         Transcriber(STTSettings(model=str(tmp_path))).transcribe(silence(0.5))
+
+
+@pytest.mark.parametrize(
+    ("detected", "chosen"),
+    [
+        ([("pl", 0.45), ("en", 0.22), ("fi", 0.10)], "en"),  # noisy English, measured: a guess, not speech in Polish
+        ([("de", 0.13), ("fi", 0.10), ("en", 0.08)], "en"),  # nothing is clear
+        ([("de", 0.67), ("en", 0.06)], "de"),  # clearly German
+        ([("es", 0.55), ("en", 0.30)], "en"),  # likelier, but not three times likelier than the person's language
+        ([("en", 0.83), ("cy", 0.06)], "en"),
+        ([], "en"),
+    ],
+)
+def test_the_persons_language_is_kept_unless_the_speech_is_clearly_another(
+    detected: list[tuple[str, float]], chosen: str
+) -> None:
+    assert choose_language("en", detected) == chosen
+
+
+@pytest.mark.parametrize(
+    ("locale_name", "language"), [("de_DE.UTF-8", "de"), ("en_US", "en"), ("C.UTF-8", "en"), ("", "en")]
+)
+def test_the_persons_language_comes_from_their_locale(
+    monkeypatch: pytest.MonkeyPatch, locale_name: str, language: str
+) -> None:
+    monkeypatch.setattr("audio.stt.locale.getlocale", lambda category: (locale_name or None, None))
+    monkeypatch.setenv("LANG", locale_name)
+    assert locale_language() == language
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    """``text`` in one of espeak-ng's voices: speech the project never tuned on."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng for voices other than our own: sudo apt-get install espeak-ng")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
+        return read_audio(path)
+
+
+def with_noise(pcm: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).standard_normal(len(pcm)).astype(np.float32)
+    scale = np.sqrt(np.mean(pcm**2) / 10 ** (snr_db / 10))
+    return (pcm + noise * scale).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def base_any_language(model_cache: Path) -> Iterator[Transcriber]:
+    """Whisper base with no language configured, in an English locale."""
+    base = Transcriber(STTSettings(model="base"), cache_dir=model_cache)
+    yield base
+    base.close()
+
+
+def test_noisy_english_is_heard_as_english_by_the_multilingual_model(
+    base_any_language: Transcriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audio.stt.locale_language", lambda: "en")
+    question = with_noise(espeak("Set a timer for twenty five minutes.", "en-us"), snr_db=15, seed=1)
+    transcript = base_any_language.transcribe(question)
+    assert transcript.language == "en", "without the guard Whisper base writes this in Polish"
+    assert {"timer", "minutes"} <= set(words(transcript.text)), transcript.text
+
+
+def test_speech_clearly_in_another_language_is_still_heard_in_it(
+    base_any_language: Transcriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audio.stt.locale_language", lambda: "en")
+    transcript = base_any_language.transcribe(espeak("¿Qué tiempo hace en Madrid mañana?", "es"))
+    assert transcript.language == "es" and transcript.text.strip()
