@@ -119,6 +119,7 @@ def test_listen_answers_a_spoken_question_and_the_two_files_show_the_latency(
     for stage in ("stt_ms", "ttft_ms", "first_chunk_ms", "tts_first_ms", "endpoint_wait_ms"):
         assert report[stage] > 0, stage
     assert report["first_audio_ms"] > 0
+    assert report["warmup_ms"] > 0, "loading the models is reported apart from the turn"
 
     heard_pcm, rate = soundfile.read(answer, dtype="float32")
     said = ears.transcriber.transcribe(resample(heard_pcm, rate, SAMPLE_RATE)).text
