@@ -45,6 +45,14 @@ class MemorySettings(Section):
 
 
 class RoseySettings(Section):
+    enabled: bool = Field(default=True, description="false: the plugin starts without serving anything")
+    plugin_name: str = Field(
+        default="llm", pattern=r"^[-_a-zA-Z0-9]+$",
+        description="Rosey's name for the plugin: its router delivers to rosey.plugins.<plugin_name>.message",
+    )
+    chat_prefix: str = Field(
+        default="!chat", min_length=1, description="room lines starting with this are commands to the bot"
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     user: str | None = None
     password: SecretStr | None = None

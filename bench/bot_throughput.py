@@ -115,6 +115,17 @@ async def echo_round_trip(nc) -> float:
     return time.perf_counter() - started
 
 
+async def until_answered(nc, subject: str) -> None:
+    """Wait until a subscription on another connection answers: nats-py's flush does not promise it is live."""
+    for _ in range(200):
+        try:
+            await nc.request(subject, b"", timeout=10)
+            return
+        except nats.errors.NoRespondersError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nobody answers on {subject}")
+
+
 async def direct_call(provider, text: str) -> float:
     started = time.perf_counter()
     await provider.complete([Message(MessageRole.SYSTEM, "You are Rosey."), Message(MessageRole.USER, text)])
@@ -202,7 +213,8 @@ async def main(args: argparse.Namespace) -> None:
                 await msg.respond(msg.data)
 
             await echo.subscribe("bench.echo", cb=answer)
-            await nc.request("bench.echo", b"", timeout=10)  # the subscription is live once this answers
+            await echo.flush()
+            await until_answered(nc, "bench.echo")
             print(f"backend double answering after {args.delay * 1000:.0f} ms; {args.sequential} requests one at "
                   f"a time, alternating with direct calls; then {args.channels} channels at once\n")
             await direct_ceiling(provider, args)

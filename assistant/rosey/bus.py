@@ -47,7 +47,8 @@ EVENT_RESPONSE = "rosey.event.llm.response"
 EVENT_ERROR = "rosey.event.llm.error"
 EVENT_MEMORY = "rosey.event.llm.memory"
 EVENT_SUMMARIZED = "rosey.event.llm.summarized"
-EVENT_THRESHOLD = "rosey.event.llm.usage.threshold"
+EVENT_THRESHOLDS = ("rosey.event.llm.usage_threshold", "rosey.event.llm.usage.threshold")
+"""The real plugin's subject, then the older protocol's: subscribers of either hear every threshold."""
 
 REDACTED = "***"
 
@@ -98,6 +99,13 @@ class Failure:
         if isinstance(exc, asyncio.CancelledError):
             return cls("the bot is shutting down; ask again in a moment", "cancelled")
         return cls("internal error in the LLM plugin; the operator can find it in the bot's log", "error")
+
+    @property
+    def error_type(self) -> str:
+        """The real plugin's ``error_type``: validation, rate_limit or provider_error."""
+        if self.outcome == "bad_request":
+            return "validation"
+        return "rate_limit" if self.rate_limited else "provider_error"
 
     def fields(self) -> dict[str, Any]:
         """``error`` plus, when rate limited, ``rate_limited`` and ``retry_after``."""

@@ -5,7 +5,8 @@ The two older generations of senders (the first ``!chat`` plugin and the
 fire-and-forget, so every outcome is both replied (when there is a reply
 subject) and broadcast on ``llm.response`` / ``llm.error`` with the fields of
 both generations' shapes; the room hears a fire-and-forget ``!chat reset``
-confirmed too.
+confirmed too. A ``reply_to`` subject named in the payload (the convention of
+Rosey's other plugins) gets the reply as well.
 
 Each message is served in its own task: a subscription delivers one message
 at a time, and a model answer must not hold up every other channel.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,10 @@ SUBCOMMANDS = ("help", "reset", "persona", "remember", "recall", "forget")
 USAGE = "usage: !chat <message> to talk to Rosey, or !chat help"
 HELP = ("!chat <message> talks to Rosey · !chat reset forgets this conversation · !chat persona [name] "
         "shows or sets the style · !chat remember <fact> · !chat recall <words> · !chat forget <words>")
+
+
+Room = Callable[[list[str]], Awaitable[None]]
+"""Says lines in the room a command came from (set when it came as a Rosey Event envelope)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,35 +113,47 @@ class CommandHandlers:
     # ---------------------------------------------------------------- rosey.command.*
 
     async def _serve_command(self, msg: Any) -> None:
+        await self.serve(msg.subject, msg.data, msg.reply)
+
+    async def serve(self, subject: str, data: bytes | dict[str, Any], reply: str | None,
+                    room: Room | None = None) -> None:
+        """One command, raw or already read: replied, broadcast, announced, and said in ``room`` when given."""
         started = time.perf_counter()
         channel = user = prompt = ""
         kind = "chat"
+        targets: set[str] = {reply} if reply else set()
         timeout = self.settings.request_timeout
         try:
             async with asyncio.timeout(timeout):
-                payload = decode_object(msg.data, self.settings.max_request_bytes)
+                payload = data if isinstance(data, dict) else decode_object(data, self.settings.max_request_bytes)
                 channel, user = identity(payload)
+                targets |= reply_targets(payload)
                 command = parse(CommandPayload, payload)
                 channel, user = command.channel, command.user
-                forced, prompt = _subject_command(msg.subject, command.text)
+                forced, prompt = _subject_command(subject, command.text)
                 kind, argument = split_command(prompt, forced)
                 outcome = await self._execute(kind, argument, channel, user)
         except (Exception, asyncio.CancelledError) as exc:
-            failure = self._failure(exc, msg.subject)
-            reply = {"success": False, **failure.fields()}
-            await self._send(msg.reply, reply)
+            failure = self._failure(exc, subject)
+            for target in targets:
+                await self._send(target, {"success": False, **failure.fields()})
+            if room is not None:
+                await room([failure.message])
             await self.bus.publish(LEGACY_ERROR, _union_error(kind, channel, user, failure))
-            await self._error_event(msg.subject, channel, user, failure)
-            log_request(self.bus, msg.subject, channel, user, started, failure.outcome)
+            await self._error_event(channel, user, failure)
+            log_request(self.bus, subject, channel, user, started, failure.outcome)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
         answer = outcome.answer
         chunks, model = self._lines_and_model(outcome)
-        await self._send(msg.reply, {"success": True, "result": outcome.text, "messages": chunks})
+        for target in targets:
+            await self._send(target, {"success": True, "result": outcome.text, "messages": chunks})
+        if room is not None:
+            await room(chunks)
         await self.bus.publish(LEGACY_RESPONSE, _union_response(kind, channel, user, prompt, outcome.text, chunks, model))
-        await self._response_event(msg.subject, channel, user, answer)
-        log_request(self.bus, msg.subject, channel, user, started, "ok", *_tokens(answer))
+        await self._response_event(channel, user, answer)
+        log_request(self.bus, subject, channel, user, started, "ok", *_tokens(answer))
 
     async def _execute(self, kind: str, argument: str, channel: str, user: str) -> Outcome:
         service = self.service
@@ -202,7 +220,7 @@ class CommandHandlers:
             error = {**_union_error(action, channel, user, failure), **echo}
             await self.bus.publish(LEGACY_ERROR, error)
             await self._send(reply_to, error)
-            await self._error_event(msg.subject, channel, user, failure)
+            await self._error_event(channel, user, failure)
             log_request(self.bus, msg.subject, channel, user, started, failure.outcome)
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -213,7 +231,7 @@ class CommandHandlers:
                                       model), **echo}
         await self.bus.publish(LEGACY_RESPONSE, response)
         await self._send(reply_to, response)
-        await self._response_event(msg.subject, request.channel or "", request.user, answer)
+        await self._response_event(request.channel or "", request.user, answer)
         log_request(self.bus, msg.subject, request.channel or "", request.user, started, "ok", *_tokens(answer))
 
     async def _legacy_action(self, request: LegacyRequestPayload, action: str) -> tuple[Outcome, str]:
@@ -255,28 +273,33 @@ class CommandHandlers:
         if reply_to:
             await self.bus.publish(reply_to, payload)
 
-    async def _response_event(self, subject: str, channel: str, user: str, answer: Answer | None) -> None:
+    async def _response_event(self, channel: str, user: str, answer: Answer | None) -> None:
         if answer is not None:
-            await self.bus.publish(EVENT_RESPONSE, response_event(subject, channel, user, answer))
+            await self.bus.publish(EVENT_RESPONSE, response_event(channel, user, answer))
 
-    async def _error_event(self, subject: str, channel: str, user: str, failure: Failure) -> None:
-        await self.bus.publish(EVENT_ERROR, error_event(subject, channel, user, failure, self.service.provider.name))
+    async def _error_event(self, channel: str, user: str, failure: Failure) -> None:
+        await self.bus.publish(EVENT_ERROR, error_event(channel, user, failure, self.service.provider.name))
 
 
-def response_event(subject: str, channel: str, user: str, answer: Answer) -> dict[str, Any]:
-    """``rosey.event.llm.response``: sizes of prompt and answer, tokens, provider, latency, model, subject."""
+def reply_targets(payload: dict[str, Any]) -> set[str]:
+    """The ``reply_to`` subject a payload names, as Rosey's other plugins (8ball) honour it."""
+    named = payload.get("reply_to")
+    return {named} if isinstance(named, str) and named.strip() else set()
+
+
+def response_event(channel: str, user: str, answer: Answer) -> dict[str, Any]:
+    """``rosey.event.llm.response``: exactly the fields of the real plugin's ``LLMResponseEvent``."""
     return {
         "channel": channel, "user": user, "prompt_length": len(answer.prompt), "response_length": len(answer.text),
         "tokens_used": answer.tokens_used, "provider": answer.provider, "latency_ms": answer.latency_ms,
-        "model": answer.model, "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
-        "subject": subject,
+        "persona": answer.persona,
     }
 
 
-def error_event(subject: str, channel: str, user: str, failure: Failure, provider: str) -> dict[str, Any]:
-    """``rosey.event.llm.error``: the failure (with the rate-limit fields), the provider and the subject."""
-    return {"channel": channel, "user": user, **failure.fields(), "provider": provider, "subject": subject,
-            "outcome": failure.outcome}
+def error_event(channel: str, user: str, failure: Failure, provider: str) -> dict[str, Any]:
+    """``rosey.event.llm.error``: exactly the fields of the real plugin's ``LLMErrorEvent``."""
+    return {"channel": channel, "user": user, "error": failure.message, "provider": provider,
+            "error_type": failure.error_type}
 
 
 def _subject_command(subject: str, text: str) -> tuple[str | None, str]:
@@ -289,7 +312,8 @@ def _subject_command(subject: str, text: str) -> tuple[str | None, str]:
     if subject.startswith(COMMAND_CHAT + "."):
         sub = subject[len(COMMAND_CHAT) + 1:]
         if sub in SUBCOMMANDS:
-            return sub, text
+            first, _, rest = text.partition(" ")
+            return sub, rest.strip() if first.lower() == sub else text
         return None, f"{sub} {text}".strip()
     return None, text
 
@@ -297,13 +321,13 @@ def _subject_command(subject: str, text: str) -> tuple[str | None, str]:
 def _union_response(kind: str, channel: str, user: str, prompt: str, text: str, chunks: list[str],
                     model: str) -> dict[str, Any]:
     return {
-        "event": "llm.response", "type": kind, "success": True, "channel": channel, "channel_id": channel,
+        "event": "llm.response", "type": "llm_response", "command": kind, "success": True, "channel": channel, "channel_id": channel,
         "user": user, "prompt": prompt, "response": text, "content": text, "messages": chunks, "model": model,
     }
 
 
 def _union_error(kind: str, channel: str, user: str, failure: Failure) -> dict[str, Any]:
-    return {"event": "llm.error", "type": kind, "success": False, "channel": channel, "channel_id": channel,
+    return {"event": "llm.error", "type": "llm_error", "command": kind, "success": False, "channel": channel, "channel_id": channel,
             "user": user, **failure.fields()}
 
 

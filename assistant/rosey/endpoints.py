@@ -7,9 +7,12 @@ module: an endpoint's handler runs one request at a time, so each handler
 only starts a task and returns; and stopping the service cancels handlers
 still running, so those tasks are tracked in `InFlight` and left to finish.
 
-Every reply has ``success``; failures have ``error`` (and, when rate
-limited, ``rate_limited`` and ``retry_after``) beside the empty fields of the
-endpoint's answer, so a failed reply has the same shape as a served one.
+Every reply carries exactly the fields of the real plugin's response
+dataclass (``plugins/llm/schemas.py`` of Rosey-Robot), so a typed caller's
+``ChatResponse(**reply)`` works, failures included; our extra figures (the
+chat lines, model, token split, latency, ``rate_limited``/``retry_after``)
+come only when the request asks with ``"detail": true``. A ``reply_to``
+subject named in the payload gets the reply too.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .bus import (
     log,
     log_request,
 )
-from .commands import error_event, response_event
+from .commands import error_event, reply_targets, response_event
 from .llmservice import Answer, LLMService
 from .payloads import (
     ChatPayload,
@@ -56,8 +59,12 @@ from .payloads import (
 
 VERSION = "1.0.0"
 
-Result = tuple[dict[str, Any], Answer | None, str, str]
-"""A handler's reply, the model answer behind it (for the event and the log), and its channel and user."""
+Result = tuple[dict[str, Any], dict[str, Any], Answer | None, str, str]
+"""A handler's reply (exactly the real schema's fields), the extra figures a ``"detail": true`` request
+also gets, the model answer behind it (for the event and the log), and its channel and user."""
+
+NO_SUCCESS_FIELD = ("status", "usage")
+"""Endpoints whose real response dataclass (``StatusResponse``, ``UsageResponse``) has no ``success``."""
 
 
 class Endpoints:
@@ -121,30 +128,37 @@ class Endpoints:
         started = time.perf_counter()
         subject = f"rosey.llm.{name}"
         channel = user = ""
+        detail = False
+        targets: set[str] = set()
         try:
             async with asyncio.timeout(self.settings.request_timeout):
                 payload = decode_object(request.data, self.settings.max_request_bytes)
                 channel, user = identity(payload)
-                reply, answer, channel, user = await self._handlers[name](payload)
+                detail = payload.get("detail") is True
+                targets = reply_targets(payload)
+                reply, extras, answer, channel, user = await self._handlers[name](payload)
         except (Exception, asyncio.CancelledError) as exc:
             failure = Failure.of(exc, self.settings.request_timeout)
             if failure.outcome == "error":
                 log.error("request on %s failed", subject, exc_info=exc)
-            await self._respond(request, {"success": False, **_failure_defaults(name, self.service),
-                                          **failure.fields()})
-            await self.bus.publish(EVENT_ERROR, error_event(subject, channel, user, failure,
+            reply, extras = _failure_reply(name, self.service, failure)
+            await self._respond(request, targets, {**reply, **extras} if detail else reply)
+            await self.bus.publish(EVENT_ERROR, error_event(channel, user, failure,
                                                             self.service.provider.name))
             log_request(self.bus, subject, channel, user, started, failure.outcome)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        await self._respond(request, {"success": True, **reply})
+        success = {} if name in NO_SUCCESS_FIELD else {"success": True}
+        await self._respond(request, targets, {**success, **reply, **extras} if detail else {**success, **reply})
         if answer is not None:
-            await self.bus.publish(EVENT_RESPONSE, response_event(subject, channel, user, answer))
+            await self.bus.publish(EVENT_RESPONSE, response_event(channel, user, answer))
         tokens = (answer.prompt_tokens, answer.completion_tokens) if answer else (0, 0)
         log_request(self.bus, subject, channel, user, started, "ok", *tokens)
 
-    async def _respond(self, request: Request, payload: dict[str, Any]) -> None:
+    async def _respond(self, request: Request, targets: set[str], payload: dict[str, Any]) -> None:
+        for target in targets:
+            await self.bus.publish(target, payload)
         try:
             await request.respond(self.bus.encode(payload))
         except ValueError:
@@ -157,7 +171,7 @@ class Endpoints:
     async def _chat(self, payload: dict[str, Any]) -> Result:
         request = parse(ChatPayload, payload)
         answer = await self.service.chat(request.channel, request.user, request.text, persona=request.persona)
-        return _chat_response(answer), answer, request.channel, request.user
+        return *_chat_response(answer), answer, request.channel, request.user
 
     async def _complete(self, payload: dict[str, Any]) -> Result:
         request = parse(CompletePayload, payload)
@@ -171,75 +185,94 @@ class Endpoints:
             messages, user=request.user, channel=request.channel, model=request.model,
             temperature=request.temperature, max_tokens=request.max_tokens,
         )
-        return _chat_response(answer), answer, request.channel or "", request.user
+        return *_chat_response(answer), answer, request.channel or "", request.user
 
     async def _summarize(self, payload: dict[str, Any]) -> Result:
         request = parse(SummarizePayload, payload)
         answer = await self.service.summarize(request.text, max_length=request.max_length, style=request.style,
                                               user=request.user, channel=request.channel)
-        reply = {"summary": answer.text, "error": None, "messages": answer.messages, "model": answer.model,
-                 "tokens_used": answer.tokens_used, "latency_ms": answer.latency_ms}
-        return reply, answer, request.channel or "", request.user
+        extras = {"messages": answer.messages, "model": answer.model, "tokens_used": answer.tokens_used,
+                  "latency_ms": answer.latency_ms}
+        return {"summary": answer.text, "error": None}, extras, answer, request.channel or "", request.user
 
     async def _memory_add(self, payload: dict[str, Any]) -> Result:
         request = parse(MemoryAddPayload, payload)
         memory = await self.service.memory.remember(request.channel, request.user, request.text,
-                                             category=request.category, importance=request.importance)
-        return _memory_response([memory]), None, request.channel, request.user or ""
+                                                    category=request.category, importance=request.importance)
+        reply, extras = _memory_response([memory])
+        return {**reply, "memory_id": str(memory.id)}, extras, None, request.channel, request.user or ""
 
     async def _memory_recall(self, payload: dict[str, Any]) -> Result:
         request = parse(MemoryRecallPayload, payload)
         found = await self.service.memory.recall(request.channel, request.text, limit=request.limit, user=request.user)
-        return _memory_response(found), None, request.channel, request.user or ""
+        return *_memory_response(found), None, request.channel, request.user or ""
 
     async def _persona_get(self, payload: dict[str, Any]) -> Result:
         request = parse(PersonaGetPayload, payload)
         persona = await self.service.persona_of(request.channel)
-        return {"persona": persona.name, "description": persona.description}, None, request.channel, ""
+        return self._persona_reply(persona.name), {"description": persona.description}, None, request.channel, ""
 
     async def _persona_set(self, payload: dict[str, Any]) -> Result:
         request = parse(PersonaSetPayload, payload)
         persona = await self.service.set_persona(request.channel, request.persona)
-        return {"persona": persona.name, "description": persona.description}, None, request.channel, request.user
+        return (self._persona_reply(persona.name), {"description": persona.description}, None, request.channel,
+                request.user)
 
     async def _persona_list(self, payload: dict[str, Any]) -> Result:
         parse(EmptyPayload, payload)
         personas = [{"name": p.name, "description": p.description} for p in self.service.personas]
-        return {"personas": personas}, None, "", ""
+        return self._persona_reply(None), {"personas": personas}, None, "", ""
+
+    def _persona_reply(self, name: str | None) -> dict[str, Any]:
+        """The real ``PersonaResponse``: the persona and the names to choose from (never a prompt)."""
+        return {"persona": name, "available": list(self.service.personas.names), "error": None}
 
     async def _status(self, payload: dict[str, Any]) -> Result:
         parse(EmptyPayload, payload)
-        return await self.service.status(), None, "", ""
+        status = await self.service.status()
+        return status, self.service.status_detail(), None, "", ""
 
     async def _usage(self, payload: dict[str, Any]) -> Result:
         request = parse(UsagePayload, payload)
-        return self.service.usage_report(request.user, request.channel), None, request.channel or "", request.user or ""
+        usage, detail = self.service.usage_report(request.user, request.channel)
+        return usage, {"success": True, **detail}, None, request.channel or "", request.user or ""
 
 
-def _chat_response(answer: Answer) -> dict[str, Any]:
-    """What ``chat`` and ``complete`` answer: the text, its chunks for the room, usage, provider, model, latency."""
-    return {
-        "content": answer.text, "error": None, "tokens_used": answer.tokens_used, "provider": answer.provider,
-        "messages": answer.messages, "model": answer.model, "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.completion_tokens, "latency_ms": answer.latency_ms,
-    }
+def _chat_response(answer: Answer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What ``chat`` and ``complete`` answer (``ChatResponse``), and the figures behind ``detail``."""
+    reply = {"content": answer.text, "error": None, "tokens_used": answer.tokens_used, "provider": answer.provider}
+    extras = {"messages": answer.messages, "model": answer.model, "prompt_tokens": answer.prompt_tokens,
+              "completion_tokens": answer.completion_tokens, "latency_ms": answer.latency_ms}
+    return reply, extras
 
 
-def _memory_response(memories: list[Memory]) -> dict[str, Any]:
-    """What ``memory.add`` and ``memory.recall`` answer: the texts and count; ``items`` adds who said each and when."""
-    return {
-        "memories": [memory.content for memory in memories], "count": len(memories), "error": None,
-        "items": [{"id": m.id, "content": m.content, "user": m.user, "category": m.category,
-                   "importance": m.importance, "created": m.created} for m in memories],
-    }
+def _memory_response(memories: list[Memory]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``MemoryResponse``: the texts and their count; ``detail`` adds who said each, and when."""
+    reply = {"memories": [memory.content for memory in memories], "count": len(memories), "memory_id": None,
+             "error": None}
+    extras = {"items": [{"id": m.id, "content": m.content, "user": m.user, "category": m.category,
+                         "importance": m.importance, "created": m.created} for m in memories]}
+    return reply, extras
 
 
-def _failure_defaults(name: str, service: LLMService) -> dict[str, Any]:
-    """The empty fields of the endpoint's response schema, so a failed reply has the same shape."""
+def _failure_reply(name: str, service: LLMService, failure: Failure) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The endpoint's response schema with empty fields and the error, so a failed reply parses too.
+
+    ``StatusResponse`` and ``UsageResponse`` have no ``error``: theirs is in the ``detail`` extras.
+    """
+    extras = failure.fields()
     if name in ("chat", "complete"):
-        return {"content": None, "tokens_used": 0, "provider": service.provider.name, "messages": []}
+        reply = {"success": False, "content": None, "error": failure.message, "tokens_used": 0,
+                 "provider": service.provider.name}
+        return reply, {**extras, "messages": []}
     if name == "summarize":
-        return {"summary": None}
+        return {"success": False, "summary": None, "error": failure.message}, extras
     if name.startswith("memory."):
-        return {"memories": [], "count": 0}
-    return {}
+        return {"success": False, "memories": None, "count": 0, "memory_id": None, "error": failure.message}, extras
+    if name.startswith("persona."):
+        return {"success": False, "persona": None, "available": None, "error": failure.message}, extras
+    extras = {"success": False, **extras}
+    if name == "status":
+        return {"healthy": False, "provider": service.provider.name, "model": service.provider.model,
+                "requests_today": 0, "tokens_today": 0, "rate_limited": False, "uptime_seconds": 0}, extras
+    return {"user": None, "requests_today": 0, "tokens_today": 0, "rate_limits_remaining": {}}, extras

@@ -27,7 +27,7 @@ from ..personas import CHAT_ROOM_PROMPT, Persona, PersonaBook, UnknownPersonaErr
 from ..rosey_settings import RoseySettings
 from .bus import (
     EVENT_SUMMARIZED,
-    EVENT_THRESHOLD,
+    EVENT_THRESHOLDS,
     RequestFailed,
     model_failure,
 )
@@ -69,6 +69,7 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    persona: str | None = None
 
     @property
     def tokens_used(self) -> int:
@@ -109,6 +110,7 @@ class LLMService:
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self.memory = MemoryBook(store, provider, settings.memory, self._slots, self._event)
         self._usage_saver: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
 
     async def load_usage(self) -> None:
         try:
@@ -139,8 +141,8 @@ class LLMService:
             record = await self.channels.current(session)
             async with self._slots:
                 memories = await self.memory.for_turn(channel, text)
-                session.fill_context(self._system_prompt(chosen or self._persona_of(record.persona),
-                                                         record.summary, memories))
+                speaking = chosen or self._persona_of(record.persona)
+                session.fill_context(self._system_prompt(speaking, record.summary, memories))
                 added: list[Message] = []
                 options = TurnOptions(
                     model=model, temperature=temperature, max_tokens=max_tokens,
@@ -156,7 +158,8 @@ class LLMService:
             await keep
         else:
             self._spawn(keep)
-        return self._answer(done.text, done.model, text, done.prompt_tokens, done.completion_tokens, started)
+        return self._answer(done.text, done.model, text, done.prompt_tokens, done.completion_tokens, started,
+                            persona=speaking.name)
 
     async def _keep_turn(self, session: ChannelSession, turn: list[dict[str, Any]]) -> None:
         """Save a turn, then let the channel's next request in (the lock was taken by `chat`)."""
@@ -214,8 +217,8 @@ class LLMService:
 
     def admit(self, user: str, channel: str) -> None:
         """Count one backend request of ``user``, or raise `RateLimited`."""
-        self.limiter.admit(user, channel)
-        self._announce(self.usage.count_request(user, channel))
+        crossed = self.limiter.admit(user, channel)
+        self._announce(crossed + self.usage.count_request(user, channel))
         self._save_usage_soon()
 
     async def status(self) -> dict[str, Any]:
@@ -229,17 +232,39 @@ class LLMService:
         return {
             "healthy": healthy, "provider": self.provider.name, "model": self.provider.model,
             "requests_today": total.requests, "tokens_today": total.tokens,
-            "rate_limited": bool(limit and total.tokens >= limit), "channels": len(self.channels),
+            "rate_limited": bool(limit and total.tokens >= limit),
+            "uptime_seconds": int(time.monotonic() - self._started),
         }
 
-    def usage_report(self, user: str | None, channel: str | None) -> dict[str, Any]:
-        return {
+    def status_detail(self) -> dict[str, Any]:
+        return {"success": True, "channels": len(self.channels)}
+
+    def usage_report(self, user: str | None, channel: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The real ``UsageResponse`` (a user's figures, or everyone's), and our count blocks for ``detail``.
+
+        ``rate_limits_remaining`` has the real plugin's keys, for the limits that are switched on.
+        """
+        total = self.usage.get(TOTAL)
+        counts = self.usage.get(("user", user)) if user else total
+        report = {"user": user, "requests_today": counts.requests, "tokens_today": counts.tokens,
+                  "rate_limits_remaining": self._remaining(user, total.tokens) if user else {}}
+        detail = {
             "day": self.usage.day,
-            "user": self.usage.get(("user", user)).to_dict() if user else None,
+            "user_usage": counts.to_dict() if user else None,
             "channel": self.usage.get(("channel", channel)).to_dict() if channel else None,
-            "total": self.usage.get(TOTAL).to_dict(),
+            "total": total.to_dict(),
             "limits": self.settings.rate_limits.model_dump(),
         }
+        return report, detail
+
+    def _remaining(self, user: str, tokens_today: int) -> dict[str, int]:
+        limits = self.settings.rate_limits
+        minute, hour = self.limiter.recent(user)
+        used = {"requests_minute": (minute, limits.requests_per_minute),
+                "requests_hour": (hour, limits.requests_per_hour),
+                "requests_day": (self.usage.get(("user", user)).requests, limits.requests_per_day),
+                "tokens_day": (tokens_today, limits.tokens_per_day)}
+        return {key: max(0, limit - count) for key, (count, limit) in used.items() if limit}
 
     async def flush(self) -> None:
         """Save the usage not saved yet (at shutdown; otherwise it is saved within a second of each request)."""
@@ -316,18 +341,18 @@ class LLMService:
             log.warning("channel %s: conversation not summarized (%s); will try after the next turn",
                         session.name, getattr(exc, "message", "timed out"))
             return
-        self._event(EVENT_SUMMARIZED, {"channel": session.name, "turns_summarized": count,
-                                       "turns_kept": len(session.record.turns), "summary_length": len(summary)})
+        self._event(EVENT_SUMMARIZED, {"channel": session.name, "message_count": sum(len(turn) for turn in old),
+                                       "summary_length": len(summary)})
 
     def _answer(self, text: str, model: str, prompt: str, prompt_tokens: int, completion_tokens: int,
-                started: float) -> Answer:
+                started: float, persona: str | None = None) -> Answer:
         text = text.strip()
         return Answer(
             text=text,
             messages=chunk_message(text, self.settings.max_message_chars, self.settings.max_messages),
             model=model or self.provider.model, provider=self.provider.name, prompt=prompt,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-            latency_ms=round((time.perf_counter() - started) * 1000),
+            latency_ms=round((time.perf_counter() - started) * 1000), persona=persona,
         )
 
     def _count_tokens(self, user: str, channel: str, prompt: int, completion: int) -> None:
@@ -336,9 +361,10 @@ class LLMService:
 
     def _announce(self, crossed: list[ThresholdCrossed]) -> None:
         for threshold in crossed:
-            log.warning("usage threshold: %s %s%% (%s of %s)", threshold.threshold_type, threshold.percent,
-                        threshold.current, threshold.limit)
-            self._event(EVENT_THRESHOLD, threshold.to_event())
+            log.warning("usage threshold: %s %.0f%% (%s of %s)", threshold.threshold_type,
+                        threshold.percentage * 100, threshold.current, threshold.limit)
+            for subject in EVENT_THRESHOLDS:
+                self._event(subject, threshold.to_event())
 
     def _event(self, subject: str, payload: dict[str, Any]) -> None:
         self._spawn(self._publish(subject, payload))

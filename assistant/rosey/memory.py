@@ -57,7 +57,7 @@ class MemoryBook:
         memory = Memory(channel, content, user, category, importance)
         await _stored(self.store.add_memory(memory))
         self._cache.pop(channel, None)
-        self._announce(EVENT_MEMORY, {"channel": channel, "user": user or "", "action": "add", "count": 1})
+        self._announce(EVENT_MEMORY, {"channel": channel, "action": "add", "user_id": user, "memory_count": 1})
         return memory
 
     async def recall(self, channel: str, query: str, *, limit: int, user: str | None = None,
@@ -69,8 +69,8 @@ class MemoryBook:
             memories = [memory for memory in memories if memory.user == user]
         async with self._slots:
             found = await self.ranker.rank(query, memories, limit)
-        self._announce(EVENT_MEMORY, {"channel": channel, "user": by or user or "", "action": "recall",
-                                      "count": len(found)})
+        self._announce(EVENT_MEMORY, {"channel": channel, "action": "recall", "user_id": by or user,
+                                      "memory_count": len(found)})
         return found
 
     async def forget(self, channel: str, user: str, query: str) -> int:
@@ -79,7 +79,7 @@ class MemoryBook:
         doomed = {memory.id for memory in matching_words(query, memories)}
         count = await _stored(self.store.delete_memories(channel, doomed)) if doomed else 0
         self._cache.pop(channel, None)
-        self._announce(EVENT_MEMORY, {"channel": channel, "user": user, "action": "forget", "count": count})
+        self._announce(EVENT_MEMORY, {"channel": channel, "action": "forget", "user_id": user, "memory_count": count})
         return count
 
     async def for_turn(self, channel: str, text: str) -> list[Memory]:

@@ -39,10 +39,7 @@ def clean_text(text: str) -> str:
 
 
 def _name(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value  # the str type check names the problem
-    if isinstance(value, int):
-        value = str(value)
+    """A name (channel, user, persona, ...) must be a string: a number is refused, never read as one."""
     if not isinstance(value, str):
         return value  # the str type check names the problem
     value = " ".join(clean_text(value).split())
@@ -91,7 +88,7 @@ class LegacyRequestPayload(_Payload):
     model: Name | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)
-    request_id: Name | None = None
+    request_id: str | int | None = None
     system_prompt: Text | None = None
     reply_to: Name | None = None
 
@@ -219,7 +216,7 @@ def identity(payload: Any) -> tuple[str, str]:
             value = payload.get(name)
             if isinstance(value, (str, int)) and not isinstance(value, bool):
                 try:
-                    return _name(value)
+                    return _name(str(value))
                 except ValueError:
                     return ""
         return ""

@@ -1,6 +1,7 @@
 """`LLMPlugin`: the whole plugin on a connected NATS client, as Rosey loads its plugins.
 
-    plugin = LLMPlugin(nats_client, config)   # Config, a config.yaml dict, or just its rosey: section
+    plugin = LLMPlugin(nats_client, config)   # Config, a config.yaml dict, its rosey: section,
+                                              # or Rosey's own plugin config dict (hostconfig.py)
     await plugin.start()
     ...
     await plugin.stop()    # stops taking requests, lets the ones in flight answer, saves state
@@ -29,6 +30,8 @@ from ..tools import build_toolbox
 from .bus import Bus, InFlight, SecretFilter
 from .commands import CommandHandlers
 from .endpoints import Endpoints
+from .envelopes import RoomRouting
+from .hostconfig import config_from_host, is_host_config
 from .llmservice import LLMService
 from .store import SqliteStore, Store
 
@@ -39,11 +42,14 @@ _TOP_LEVEL_KEYS = set(Config.model_fields)
 
 
 def resolve_config(config: Config | Mapping[str, Any] | None) -> Config:
-    """A `Config` from what a host passed: a Config, a whole config.yaml dict, a `rosey:` section, or nothing."""
+    """A `Config` from what a host passed: a Config, a whole config.yaml dict, a `rosey:` section,
+    Rosey's own plugin config dict, or nothing."""
     if isinstance(config, Config):
         return config
     if config is None:
         return load_config()
+    if is_host_config(config):
+        return config_from_host(config)
     try:
         if _TOP_LEVEL_KEYS & set(config):
             return Config.model_validate(dict(config))
@@ -98,6 +104,9 @@ class LLMPlugin:
     async def start(self) -> None:
         if self.running:
             return
+        if not self.settings.enabled:
+            log.info("Rosey LLM plugin not started: it is switched off (enabled: false)")
+            return
         secrets = self.secrets()
         self._redactor = SecretFilter(secrets)
         log.addFilter(self._redactor)
@@ -112,7 +121,9 @@ class LLMPlugin:
                 publish=bus.publish, spawn=self._inflight.spawn, tools=tools,
             )
             await service.load_usage()
-            self._subscriptions = await CommandHandlers(service, bus, self._inflight).subscribe()
+            commands = CommandHandlers(service, bus, self._inflight)
+            self._subscriptions = await commands.subscribe()
+            self._subscriptions += await RoomRouting(commands).subscribe()
             self._endpoints = Endpoints(service, bus, self._inflight)
             await self._endpoints.start()
             await self._endpoints.confirm_listening()

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..rosey_settings import RateLimitSettings
-from .usage import TOTAL, UsageBook, seconds_until_next_day
+from .usage import TOTAL, ThresholdCrossed, UsageBook, crossings, seconds_until_next_day
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -48,8 +48,11 @@ class RateLimiter:
         self._users: dict[str, deque[float]] = {}
         self._channels: dict[str, deque[float]] = {}
 
-    def admit(self, user: str, channel: str) -> None:
-        """Let one request of ``user`` in ``channel`` through, or raise `RateLimited`."""
+    def admit(self, user: str, channel: str) -> list[ThresholdCrossed]:
+        """Let one request of ``user`` in ``channel`` through, or raise `RateLimited`.
+
+        Returns the minute and hour thresholds this request made the user cross.
+        """
         limits = self.limits
         now = self._clock()
         if limits.tokens_per_day and self.usage.get(TOTAL).tokens >= limits.tokens_per_day:
@@ -57,19 +60,28 @@ class RateLimiter:
         if limits.requests_per_day and self.usage.get(("user", user)).requests >= limits.requests_per_day:
             raise RateLimited(f"{limits.requests_per_day} requests a day per user", self._until_tomorrow())
         mine = self._window(self._users, user, now)
+        last_minute = _since(mine, now - MINUTE) if limits.requests_per_minute else []
         self._check(mine, limits.requests_per_hour, HOUR, now, "requests an hour per user")
-        self._check(mine, limits.requests_per_minute, MINUTE, now, "requests a minute per user")
+        self._check(last_minute, limits.requests_per_minute, MINUTE, now, "requests a minute per user")
         room = self._window(self._channels, channel, now) if channel else None
         if room is not None:
             self._check(room, limits.channel_requests_per_hour, HOUR, now, "requests an hour in this channel")
             room.append(now)
         mine.append(now)
+        in_minute = len(last_minute)
+        return [*crossings(user, channel, "minute", in_minute, in_minute + 1, limits.requests_per_minute),
+                *crossings(user, channel, "hour", len(mine) - 1, len(mine), limits.requests_per_hour)]
 
-    def _check(self, window: deque[float], limit: int, period: float, now: float, what: str) -> None:
-        if not limit:
-            return
-        recent = window if period == HOUR else [t for t in window if t > now - period]
-        if len(recent) >= limit:
+    def recent(self, user: str) -> tuple[int, int]:
+        """The user's requests of the last minute and of the last hour."""
+        now = self._clock()
+        window = self._window(self._users, user, now)
+        return len(_since(window, now - MINUTE)), len(window)
+
+    @staticmethod
+    def _check(recent: Sequence[float], limit: int, period: float, now: float, what: str) -> None:
+        """Refuse when ``recent`` (the request times of the last ``period``) already holds ``limit``."""
+        if limit and len(recent) >= limit:
             oldest_that_counts = recent[len(recent) - limit]
             raise RateLimited(f"{limit} {what}", oldest_that_counts + period - now)
 
@@ -85,6 +97,17 @@ class RateLimiter:
 
     def _until_tomorrow(self) -> float:
         return seconds_until_next_day(self._wall_clock())
+
+
+def _since(window: deque[float], start: float) -> list[float]:
+    """The times in ``window`` (oldest first) after ``start``, read from the newest end."""
+    recent: list[float] = []
+    for moment in reversed(window):
+        if moment <= start:
+            break
+        recent.append(moment)
+    recent.reverse()
+    return recent
 
 
 def _duration(seconds: int) -> str:

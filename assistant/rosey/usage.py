@@ -4,7 +4,8 @@ Counts are kept in memory for speed and saved as *increments* (never as
 absolute values), so several bot processes sharing one store add up instead
 of overwriting each other, and a restart carries on from the saved day.
 The book also notices when a user's daily requests or the day's tokens
-cross 80 % and 100 % of their limit, once each per day.
+cross 80 % and 100 % of their limit, once each per day (the rate limiter
+does the same for the minute and hour windows).
 """
 
 from __future__ import annotations
@@ -49,18 +50,30 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class ThresholdCrossed:
-    """A user's requests or everyone's tokens crossed a share of today's limit: the threshold event's fields."""
+    """A limit crossed 80 % or 100 %: the fields of the real plugin's ``UsageThresholdEvent``."""
 
     user: str
     channel: str
-    threshold_type: str  # "daily" (a user's requests) or "tokens" (everyone's tokens)
+    threshold_type: str  # "minute", "hour", "day" (a user's requests) or "tokens" (everyone's tokens today)
     current: int
     limit: int
-    percent: int
+
+    @property
+    def percentage(self) -> float:
+        """The share of the limit used, as a fraction (0.8 at 80 %)."""
+        return round(self.current / self.limit, 4)
 
     def to_event(self) -> dict[str, object]:
         return {"user": self.user, "channel": self.channel, "threshold_type": self.threshold_type,
-                "current": self.current, "limit": self.limit, "percent": self.percent}
+                "current": self.current, "limit": self.limit, "percentage": self.percentage}
+
+
+def crossings(user: str, channel: str, threshold_type: str, before: int, now: int, limit: int) -> list[ThresholdCrossed]:
+    """The thresholds a count passed on its way from ``before`` to ``now``: one event per threshold."""
+    if not limit:
+        return []
+    return [ThresholdCrossed(user, channel, threshold_type, now, limit)
+            for percent in THRESHOLDS if before * 100 < limit * percent <= now * 100]
 
 
 def utc_day(now: float) -> str:
@@ -151,7 +164,7 @@ class UsageBook:
     def _thresholds(self, user: str, channel: str) -> list[ThresholdCrossed]:
         crossed: list[ThresholdCrossed] = []
         checks = (
-            ("daily", ("user", user), self.get(("user", user)).requests, self.limits.requests_per_day, user),
+            ("day", ("user", user), self.get(("user", user)).requests, self.limits.requests_per_day, user),
             ("tokens", TOTAL, self.get(TOTAL).tokens, self.limits.tokens_per_day, ""),
         )
         for kind, key, current, limit, who in checks:
@@ -161,7 +174,7 @@ class UsageBook:
                 mark = (kind, key, percent)
                 if current * 100 >= limit * percent and mark not in self._crossed:
                     self._crossed.add(mark)
-                    crossed.append(ThresholdCrossed(who, channel, kind, current, limit, percent))
+                    crossed.append(ThresholdCrossed(who, channel, kind, current, limit))
         return crossed
 
     def _roll_over(self) -> None:

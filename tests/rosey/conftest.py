@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from assistant.config import Config
+from assistant.rosey.hostconfig import is_host_config
 from assistant.rosey.plugin import LLMPlugin
 from tests.conftest import free_port
 from tests.rosey.scripted_backend import ScriptedBackend
@@ -126,13 +127,16 @@ def bot_config(tmp_path: Path, backend_url: str, nats_url: str, **rosey: Any) ->
 async def plugin_factory(
     tmp_path: Path, nats_server: NatsServer, backend: ScriptedBackend
 ) -> AsyncIterator[Callable[..., Any]]:
-    """``await plugin_factory(**rosey_settings)``: a started plugin on its own connection, stopped after the test."""
+    """``await plugin_factory(**rosey_settings)``: a started plugin on its own connection, stopped after the test.
+
+    ``config`` is a whole config.yaml dict, or Rosey's own plugin config dict (passed to the plugin as it is).
+    """
     started: list[tuple[LLMPlugin, Any]] = []
 
     async def make(config: dict[str, Any] | None = None, **rosey: Any) -> LLMPlugin:
         raw = config or bot_config(tmp_path, backend.base_url, nats_server.url, **rosey)
         client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
-        plugin = LLMPlugin(client, Config.model_validate(raw))
+        plugin = LLMPlugin(client, raw if is_host_config(raw) else Config.model_validate(raw))
         await plugin.start()
         started.append((plugin, client))
         return plugin

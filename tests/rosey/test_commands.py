@@ -32,8 +32,8 @@ async def test_chat_is_answered_by_reply_and_broadcast_in_every_shape(nc, room, 
     assert reply == {"success": True, "result": "Four.", "messages": ["Four."]}
     [broadcast] = await room.wait_for("llm.response")
     assert broadcast == {
-        "event": "llm.response", "type": "chat", "success": True, "channel": "lobby", "channel_id": "lobby",
-        "user": "alice", "prompt": "what is two plus two", "response": "Four.", "content": "Four.",
+        "event": "llm.response", "type": "llm_response", "command": "chat", "success": True, "channel": "lobby",
+        "channel_id": "lobby", "user": "alice", "prompt": "what is two plus two", "response": "Four.", "content": "Four.",
         "messages": ["Four."], "model": "scripted-model",
     }
     [event] = await room.wait_for("rosey.event.llm.response")
@@ -48,8 +48,8 @@ async def test_fire_and_forget_commands_are_still_answered_in_the_room(nc, room,
     await nc.publish("rosey.command.chat", json.dumps({"channel": "lobby", "user": "bob", "args": "reset"}).encode())
 
     answer, reset = await room.wait_for("llm.response", count=2)
-    assert (answer["type"], answer["response"]) == ("chat", "You said: bob: hi")
-    assert reset["type"] == "reset" and "reset" in reset["response"].lower()
+    assert (answer["type"], answer["command"], answer["response"]) == ("llm_response", "chat", "You said: bob: hi")
+    assert reset["command"] == "reset" and "reset" in reset["response"].lower()
 
 
 async def test_an_empty_chat_is_answered_with_the_usage_line(nc, room) -> None:
@@ -118,7 +118,7 @@ async def test_remember_recall_and_forget_in_the_room(nc, room, backend) -> None
     assert (await say("carol", "recall movie"))["result"] == "I don't remember anything about that."
 
     memory_events = await room.wait_for("rosey.event.llm.memory", count=6)
-    assert [(e["action"], e["count"]) for e in memory_events] == [
+    assert [(e["action"], e["memory_count"]) for e in memory_events] == [
         ("add", 1), ("add", 1), ("recall", 1), ("recall", 2), ("forget", 0), ("forget", 1),
     ]
 

@@ -87,7 +87,7 @@ async def test_a_long_conversation_is_summarized_rather_than_dropped(nc, plugin_
     for text in ("my cat is Tom", "it is grey", "it is old", "it sleeps a lot"):
         await chat(nc, "lobby", "alice", text)
     [summarized] = await events.wait_for("rosey.event.llm.summarized")
-    assert summarized == {"channel": "lobby", "turns_summarized": 2, "turns_kept": 2,
+    assert summarized == {"channel": "lobby", "message_count": 4,
                           "summary_length": len("SUMMARY: alice has a cat called Tom.")}
     summary_request = backend.chat_requests()[-1]["body"]["messages"]
     assert summary_request[0]["content"] == CONDENSE_PROMPT
@@ -137,7 +137,7 @@ async def test_persona_conversation_memory_and_usage_survive_a_restart(
                                    "bob: who am I talking to?"]
     assert (await chat(nc, "lobby", "bob", "recall guitar"))["result"] == "I remember: Alice plays the guitar (alice)"
     usage = await ask(nc, "rosey.llm.usage", {"user": "alice"})
-    assert usage["user"]["requests"] == 1
+    assert (usage["user"], usage["requests_today"]) == ("alice", 1)
 
 
 async def test_only_the_tools_in_the_allowlist_are_offered_to_the_model(nc, plugin_factory, backend) -> None:

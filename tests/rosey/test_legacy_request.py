@@ -79,4 +79,4 @@ async def test_a_chat_without_a_channel_is_an_error_on_llm_error(nc, bus) -> Non
     assert error["success"] is False and error["action"] == "chat"
     assert "missing 'channel_id'" in error["error"]
     [event] = await bus.wait_for("rosey.event.llm.error")
-    assert event["subject"] == "llm.request" and event["outcome"] == "bad_request"
+    assert event["error_type"] == "validation" and "missing 'channel_id'" in event["error"]

@@ -128,8 +128,8 @@ def test_thresholds_are_announced_once_at_80_and_once_at_100_percent() -> None:
     announced += usage.count_tokens("alice", "lobby", 100, 100)
     announced += usage.count_tokens("alice", "lobby", 100, 100)
 
-    assert [(t.threshold_type, t.percent, t.current, t.user) for t in announced] == [
-        ("daily", 80, 8, "alice"), ("daily", 100, 10, "alice"), ("tokens", 80, 800, ""), ("tokens", 100, 1000, ""),
+    assert [(t.threshold_type, t.percentage, t.current, t.user) for t in announced] == [
+        ("day", 0.8, 8, "alice"), ("day", 1.0, 10, "alice"), ("tokens", 0.8, 800, ""), ("tokens", 1.0, 1000, ""),
     ]
 
 
@@ -144,7 +144,7 @@ def test_usage_saved_as_increments_adds_up_and_a_restart_does_not_announce_again
     restarted = UsageBook(settings, clock=Clock())
     restarted.set_saved(restarted.day, {("user", "alice"): Counts(9), TOTAL: Counts(9)}, announced=True)
     assert restarted.get(("user", "alice")).requests == 9
-    assert [t.percent for t in restarted.count_request("alice", "lobby")] == [100]
+    assert [t.percentage for t in restarted.count_request("alice", "lobby")] == [1.0]
 
 
 # ---------------------------------------------------------------- on the bus
@@ -166,7 +166,7 @@ async def test_a_flood_from_one_user_is_cut_at_the_limit_and_told_when_to_retry(
     assert all(r["error"] == f"rate limit reached (5 requests a minute per user): try again in {r['retry_after']} s"
                for r in limited)
     assert bob["success"] is True
-    events = await errors.wait_for("rosey.event.llm.error", lambda e: e.get("rate_limited"), count=25)
+    events = await errors.wait_for("rosey.event.llm.error", lambda e: e["error_type"] == "rate_limit", count=25)
     assert {e["user"] for e in events} == {"alice"}
     broadcasts = await errors.wait_for("llm.error", count=25)
     assert all(b["rate_limited"] and b["channel"] == "lobby" for b in broadcasts)
@@ -174,13 +174,18 @@ async def test_a_flood_from_one_user_is_cut_at_the_limit_and_told_when_to_retry(
 
 async def test_daily_usage_thresholds_are_announced_once_each(nc, plugin_factory) -> None:
     await plugin_factory(rate_limits={"requests_per_minute": 0, "requests_per_day": 10})
-    thresholds = await Recorder().listen(nc, "rosey.event.llm.usage.threshold")
+    thresholds = await Recorder().listen(nc, "rosey.event.llm.usage.threshold", "rosey.event.llm.usage_threshold")
 
     replies = [await ask(nc, "rosey.llm.chat", {"channel": "lobby", "user": "alice", "message": f"q{i}"})
                for i in range(12)]
 
     assert [r["success"] for r in replies] == [True] * 10 + [False] * 2
-    events = await thresholds.wait_for("rosey.event.llm.usage.threshold", count=2)
-    assert [(e["threshold_type"], e["percent"], e["current"], e["limit"], e["user"]) for e in events] == [
-        ("daily", 80, 8, 10, "alice"), ("daily", 100, 10, 10, "alice")]
-    assert len(thresholds.on("rosey.event.llm.usage.threshold")) == 2
+    for subject in ("rosey.event.llm.usage_threshold", "rosey.event.llm.usage.threshold"):
+        events = await thresholds.wait_for(subject, count=2)
+        assert events == [
+            {"user": "alice", "channel": "lobby", "threshold_type": "day", "current": 8, "limit": 10,
+             "percentage": 0.8},
+            {"user": "alice", "channel": "lobby", "threshold_type": "day", "current": 10, "limit": 10,
+             "percentage": 1.0},
+        ]
+        assert len(thresholds.on(subject)) == 2

@@ -25,6 +25,6 @@ async def test_chat_is_answered_by_a_real_model_with_its_usage_counted(
     assert reply["messages"] and all(0 < len(line) <= 80 for line in reply["messages"])
     [broadcast] = await room.wait_for("llm.response")
     assert broadcast["model"] == "gemma-3-270m" and broadcast["response"] == reply["result"]
-    usage = await ask(nc, "rosey.llm.usage", {"user": "alice"})
-    assert usage["user"]["requests"] == 1
-    assert usage["user"]["prompt_tokens"] > 0 and usage["user"]["completion_tokens"] > 0
+    usage = await ask(nc, "rosey.llm.usage", {"user": "alice", "detail": True})
+    assert usage["user_usage"]["requests"] == 1
+    assert usage["user_usage"]["prompt_tokens"] > 0 and usage["user_usage"]["completion_tokens"] > 0

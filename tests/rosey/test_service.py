@@ -40,7 +40,8 @@ async def test_the_service_is_discoverable_as_rosey_llm(nc, service) -> None:
 async def test_chat_answers_with_the_text_its_chunks_and_the_real_usage(nc, service, events, backend) -> None:
     backend.answer("hint", Reply("A red fruit that keeps doctors away.", prompt_tokens=42, completion_tokens=9))
 
-    reply = await ask(nc, "rosey.llm.chat", {"channel": "trivia", "user": "trivia-bot", "message": "hint: apple"})
+    reply = await ask(nc, "rosey.llm.chat", {"channel": "trivia", "user": "trivia-bot", "message": "hint: apple",
+                                             "detail": True})
 
     assert {key: reply[key] for key in ("success", "content", "error", "tokens_used", "provider", "messages",
                                         "model", "prompt_tokens", "completion_tokens")} == {
@@ -91,7 +92,8 @@ async def test_memory_add_and_recall_answer_the_texts_and_who_said_them(nc, serv
     assert (added["success"], added["count"], added["memories"]) == (True, 1, ["alice loves jazz"])
     await ask(nc, "rosey.llm.memory.add", {"channel": "lobby", "content": "bob plays chess"})
 
-    recalled = await ask(nc, "rosey.llm.memory.recall", {"channel": "lobby", "query": "jazz", "limit": 5})
+    recalled = await ask(nc, "rosey.llm.memory.recall", {"channel": "lobby", "query": "jazz", "limit": 5,
+                                                         "detail": True})
     assert recalled["memories"] == ["alice loves jazz"] and recalled["count"] == 1
     assert recalled["items"][0]["user"] == "alice" and recalled["items"][0]["category"] == "preference"
 
@@ -101,15 +103,18 @@ async def test_memory_add_and_recall_answer_the_texts_and_who_said_them(nc, serv
     assert elsewhere["memories"] == [] and elsewhere["success"] is True
 
     memory_events = await events.wait_for("rosey.event.llm.memory", count=5)
-    assert memory_events[0] == {"channel": "lobby", "user": "alice", "action": "add", "count": 1}
+    assert memory_events[0] == {"channel": "lobby", "action": "add", "user_id": "alice", "memory_count": 1}
 
 
 async def test_personas_are_listed_got_and_set_but_their_prompts_never_leave(nc, service, events) -> None:
-    listed = await ask(nc, "rosey.llm.persona.list", {})
+    listed = await ask(nc, "rosey.llm.persona.list", {"detail": True})
     assert [p["name"] for p in listed["personas"]] == ["default", "concise", "technical", "creative", "pirate"]
 
+    names = ["default", "concise", "technical", "creative", "pirate"]
     assert await ask(nc, "rosey.llm.persona.get", {"channel": "lobby"}) == {
-        "success": True, "persona": "default", "description": "Friendly, conversational, balanced answers"}
+        "success": True, "persona": "default", "available": names, "error": None}
+    assert (await ask(nc, "rosey.llm.persona.get", {"channel": "lobby", "detail": True}))["description"] == \
+        "Friendly, conversational, balanced answers"
     assert (await ask(nc, "rosey.llm.persona.set", {"channel": "lobby", "persona": "pirate"}))["persona"] == "pirate"
     assert (await ask(nc, "rosey.llm.persona.get", {"channel_id": "lobby"}))["persona"] == "pirate"
     unknown = await ask(nc, "rosey.llm.persona.set", {"channel": "lobby", "persona": "ninja"})
@@ -134,13 +139,13 @@ async def test_status_and_usage_report_todays_figures(nc, service, backend) -> N
     await ask(nc, "rosey.llm.chat", {"channel": "cinema", "user": "bob", "message": "two"})
 
     status = await ask(nc, "rosey.llm.status", {})
-    assert {k: status[k] for k in ("success", "healthy", "provider", "model", "requests_today", "tokens_today",
+    assert {k: status[k] for k in ("healthy", "provider", "model", "requests_today", "tokens_today",
                                    "rate_limited")} == {
-        "success": True, "healthy": True, "provider": "mlx", "model": "scripted-model", "requests_today": 2,
+        "healthy": True, "provider": "mlx", "model": "scripted-model", "requests_today": 2,
         "tokens_today": 24, "rate_limited": False,
     }
-    usage = await ask(nc, "rosey.llm.usage", {"user": "alice", "channel": "cinema"})
-    assert usage["user"] == {"requests": 1, "prompt_tokens": 10, "completion_tokens": 2}
+    usage = await ask(nc, "rosey.llm.usage", {"user": "alice", "channel": "cinema", "detail": True})
+    assert usage["user_usage"] == {"requests": 1, "prompt_tokens": 10, "completion_tokens": 2}
     assert usage["channel"] == {"requests": 1, "prompt_tokens": 10, "completion_tokens": 2}
     assert usage["total"] == {"requests": 2, "prompt_tokens": 20, "completion_tokens": 4}
     assert usage["limits"]["requests_per_minute"] == 10 and usage["limits"]["tokens_per_day"] == 50000

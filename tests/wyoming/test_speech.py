@@ -1,0 +1,73 @@
+"""Home Assistant using Rosey for speech to text and text to speech."""
+
+from __future__ import annotations
+
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioStart
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from audio import Transcriber, read_audio, word_error_rate
+from audio.resample import resample
+from audio.types import SAMPLE_RATE
+from tests.audio.speech import JFK_PATH, JFK_TEXT
+from tests.wyoming.wire import as_pcm16, audio_stream, is_type, read_one, read_until, received_audio, send
+
+
+async def test_describe_lists_the_whisper_model_the_piper_voice_and_the_assistant(wyoming_server) -> None:
+    async with wyoming_server.client() as client:
+        await send(client, Describe().event())
+        info = Info.from_event(await read_one(client))
+
+    [asr] = info.asr
+    assert [(model.name, model.languages) for model in asr.models] == [("tiny.en", ["en"])]
+    [tts] = info.tts
+    [voice] = tts.voices
+    assert (voice.name, voice.languages, tts.supports_synthesize_streaming) == ("en_US-joe-medium", ["en_US"], True)
+    [handle] = info.handle
+    assert handle.name == "rosey" and handle.models[0].name == "default"
+
+
+async def test_a_recording_at_44_1_khz_stereo_is_transcribed(wyoming_server) -> None:
+    speech = resample(read_audio(JFK_PATH), SAMPLE_RATE, 44_100)
+    async with wyoming_server.client() as client:
+        await send(client, Transcribe(language="en").event(),
+                   *audio_stream(as_pcm16(speech, channels=2), rate=44_100, width=2, channels=2))
+        [event] = await read_until(client, is_type("transcript", "error"))
+
+    assert event.type == "transcript", event.data
+    assert word_error_rate(JFK_TEXT, Transcript.from_event(event).text) <= 0.1
+
+
+async def test_synthesized_speech_says_the_text(wyoming_server, transcriber: Transcriber) -> None:
+    text = "The kitchen light is on. The front door is locked."
+    async with wyoming_server.client() as client:
+        await send(client, Synthesize(text=text, voice=SynthesizeVoice(name="en_US-joe-medium")).event())
+        events = await read_until(client, is_type("audio-stop", "error"))
+
+    assert events[0].type == "audio-start" and events[-1].type == "audio-stop"
+    pcm, rate = received_audio(events)
+    assert rate == AudioStart.from_event(events[0]).rate
+    heard = transcriber.transcribe(resample(pcm, rate, SAMPLE_RATE)).text
+    assert word_error_rate(text, heard) <= 0.2, heard
+
+
+async def test_streamed_text_is_spoken_as_soon_as_its_first_sentence_is_complete(
+    wyoming_server, transcriber: Transcriber
+) -> None:
+    async with wyoming_server.client() as client:
+        await send(client, SynthesizeStart().event(), SynthesizeChunk(text="The weather is sunny. ").event(),
+                   SynthesizeChunk(text="It will be warm").event())
+        first = await read_until(client, is_type("audio-chunk", "error"))
+        assert [event.type for event in first] == ["audio-start", "audio-chunk"]
+
+        await send(client, SynthesizeChunk(text=" all day. Take a hat.").event(),
+                   Synthesize(text="The weather is sunny. It will be warm all day. Take a hat.").event(),
+                   SynthesizeStop().event())
+        rest = await read_until(client, is_type("synthesize-stopped", "error"))
+
+    assert [event.type for event in rest[-2:]] == ["audio-stop", "synthesize-stopped"]
+    assert not any(event.type == "audio-start" for event in rest), "one audio stream for the whole text"
+    pcm, rate = received_audio(first + rest)
+    heard = transcriber.transcribe(resample(pcm, rate, SAMPLE_RATE)).text
+    assert word_error_rate("The weather is sunny. It will be warm all day. Take a hat.", heard) <= 0.25, heard
