@@ -11,6 +11,7 @@
     assistant say "text" [-o F]  speak text (or write it to a WAV file)
     assistant listen --input IN.wav --output OUT.wav --json   one spoken turn through the voice loop
     assistant voice              the voice loop on the microphone and speaker, without the app
+    assistant wyoming            Whisper, Piper and the assistant for Home Assistant (Wyoming protocol)
 
 Heavy modules are imported inside the commands, so ``assistant --help``
 answers at once.
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("voice", parents=[common], help="talk on the microphone and speaker, without the app")
     bot = commands.add_parser("bot", parents=[common], help="run the Rosey chat-bot plugin on NATS, headless")
     bot.add_argument("--nats-url", default=None, help="NATS server URL (overrides rosey.nats_url)")
+    wyoming = commands.add_parser("wyoming", parents=[common], help="serve Home Assistant over the Wyoming protocol")
+    wyoming.add_argument("--uri", default=None, help="where to listen, e.g. tcp://0.0.0.0:10300 (overrides wyoming.uri)")
+    wyoming.add_argument("--no-zeroconf", dest="zeroconf", action="store_false", default=None,
+                         help="do not advertise the server for Home Assistant's discovery")
     return parser
 
 
@@ -84,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runners = {
         "tui": _tui, "talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor, "bot": _bot,
         "conversations": _conversations, "transcribe": _transcribe, "say": _say, "listen": _listen,
-        "voice": _voice,
+        "voice": _voice, "wyoming": _wyoming,
     }
     try:
         return asyncio.run(runners[command](config, args))
@@ -334,6 +339,12 @@ async def _bot(config: Config, args: argparse.Namespace) -> int:
     from .rosey.runner import run_bot
 
     return await run_bot(config, nats_url=args.nats_url)
+
+
+async def _wyoming(config: Config, args: argparse.Namespace) -> int:
+    from .wyoming.server import run_server
+
+    return await run_server(config, uri=args.uri, zeroconf=args.zeroconf)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from .settings import Section
 from .tools.settings import MCPServerSettings, ToolSettings
 from .tui.settings import TUISettings
 from .voice.settings import VoiceSettings
+from .wyoming.settings import WyomingSettings
 
 APP_NAME = "rosey-assistant"
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -95,6 +96,7 @@ class Config(Section):
     tui: TUISettings = Field(default_factory=TUISettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    wyoming: WyomingSettings = Field(default_factory=WyomingSettings)
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -87,6 +87,15 @@ def choose_language(preferred: str, detected: list[tuple[str, float]]) -> str:
     return preferred
 
 
+def model_languages(model: str) -> list[str]:
+    """The languages a Whisper model transcribes: English for an ``.en`` model, else every one Whisper knows."""
+    if model.endswith(".en"):
+        return ["en"]
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return list(_LANGUAGE_CODES)
+
+
 def locale_language() -> str:
     """The person's language from their locale (``de_DE.UTF-8`` -> ``de``); English when the locale says none."""
     name = locale.getlocale(locale.LC_MESSAGES)[0] or os.environ.get("LANG", "")

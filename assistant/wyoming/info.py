@@ -23,21 +23,14 @@ from wyoming.info import (
     TtsVoiceSpeaker,
 )
 
+from audio.stt import model_languages
+
 from ..config import Config
 from .settings import WyomingSettings
 
 FASTER_WHISPER = Attribution(name="SYSTRAN (faster-whisper), OpenAI (Whisper)", url="https://github.com/SYSTRAN/faster-whisper")
 PIPER = Attribution(name="Michael Hansen (Piper)", url="https://github.com/OHF-Voice/piper1-gpl")
 ROSEY = Attribution(name="Rosey Assistant", url="https://pypi.org/project/rosey-assistant/")
-
-
-def whisper_languages(model: str) -> list[str]:
-    """The languages a Whisper model transcribes: English for an ``.en`` model, else all Whisper knows."""
-    if model.endswith(".en"):
-        return ["en"]
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return list(_LANGUAGE_CODES)
 
 
 def voice_description(voice_path: Path) -> TtsVoice:
@@ -79,7 +72,7 @@ def server_info(config: Config, voice_path: Path | None) -> Info:
                 installed=True,
                 description=f"Whisper {model}",
                 version=None,
-                languages=whisper_languages(model),
+                languages=model_languages(model),
             )],
         ))
     if "tts" in settings.services and voice_path is not None:
@@ -105,7 +98,7 @@ def server_info(config: Config, voice_path: Path | None) -> Info:
                 installed=True,
                 description=f"Rosey's {settings.persona} persona",
                 version=None,
-                languages=whisper_languages(config.audio.stt.model),
+                languages=model_languages(config.audio.stt.model),
             )],
         ))
     return info
