@@ -140,16 +140,11 @@ class Transcriber:
         with self._lock:
             model = self._load()
             started = time.perf_counter()
-            segments, info = model.transcribe(
-                audio,
-                beam_size=self.settings.beam_size,
-                language=self._language(model, audio),
-                initial_prompt=self.settings.initial_prompt,
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                no_speech_threshold=None,
-                log_prob_threshold=None,
-            )
+            segments, info = self._decode(model, audio, self._fixed_language())
+            if info.all_language_probs:
+                chosen = choose_language(locale_language(), info.all_language_probs)
+                if chosen != info.language:  # nothing decoded yet: segments are produced lazily
+                    segments, info = self._decode(model, audio, chosen)
             segments = list(segments)
             seconds = time.perf_counter() - started
         kept, reasons = [], []
@@ -176,14 +171,22 @@ class Transcriber:
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def _language(self, model: WhisperModel, audio: np.ndarray) -> str:
-        """English for an English-only model; else the configured language; else see ``choose_language``."""
-        if self.settings.model.endswith(".en"):
-            return "en"
-        if self.settings.language:
-            return self.settings.language
-        _, _, probabilities = model.detect_language(audio)
-        return choose_language(locale_language(), probabilities)
+    def _fixed_language(self) -> str | None:
+        """English for an English-only model, else the configured language; None lets Whisper detect it."""
+        return "en" if self.settings.model.endswith(".en") else self.settings.language
+
+    def _decode(self, model: WhisperModel, audio: np.ndarray, language: str | None) -> tuple:
+        """Whisper's lazy segments and its info; with no ``language`` the info holds what it detected."""
+        return model.transcribe(
+            audio,
+            beam_size=self.settings.beam_size,
+            language=language,
+            initial_prompt=self.settings.initial_prompt,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            no_speech_threshold=None,
+            log_prob_threshold=None,
+        )
 
     def _load(self) -> WhisperModel:
         if self._model is None:
