@@ -1,13 +1,17 @@
 """Whether the app's screen keeps up with a fast model, how soon keys land while it writes, how soon it is usable.
 
     .venv/bin/python bench/tui_stream.py [--rate 5000] [--seconds 10] [--presses 50] [--launches 3] [--give-up 20]
+                                         [--history 0]
 
 Part 1 drives the real app headless (Textual's ``run_test``; a ``Session``
 with no conversation store, data in a temp dir) over a provider that streams
 Markdown (headings, paragraphs, lists, fenced code, tables) at ``--rate``
 tokens/s for ``--seconds``, paced by the clock: tokens become available on
 schedule whatever the app does, as bytes queue in a socket, so an app that
-falls behind shows it as backlog instead of slowing the model down. Headless
+falls behind shows it as backlog instead of slowing the model down. With
+``--history N`` the log first shows a conversation of N messages (questions
+and Markdown answers), as ``--continue`` would, so the cost of what is already
+on screen shows. Headless
 Textual lays out and renders every frame but skips encoding it as escape codes
 and writing it; the benchmark encodes each frame itself (only the write is
 missing) and counts frames where a terminal would get them. It reports:
@@ -62,8 +66,9 @@ from textual.worker import WorkerFailed
 from assistant.config import load_config
 from assistant.session import Session
 from assistant.tui.app import AssistantApp
+from assistant.tui.markdown_feed import StreamingMarkdown
 from assistant.tui.widgets import AssistantMessage, StatusBar
-from llm import CompletionResult, LLMProvider, StreamEnd, TextDelta
+from llm import CompletionResult, LLMProvider, Message, MessageRole, StreamEnd, TextDelta
 from llm.base import ChatRequest
 
 SIZE = (100, 40)
@@ -182,7 +187,7 @@ class ScreenProbe:
     """Watches the running app from outside: its frames, its Markdown work and its prompt.
 
     Frames are taken where the app hands them to the terminal (``App._display``);
-    ``Markdown.append`` and ``Markdown.update`` are wrapped to count and time them.
+    ``Markdown.append`` and ``Markdown.update`` of the answer's text are wrapped to count and time them.
     """
 
     def __init__(self, app: AssistantApp, provider: PacedMarkdown) -> None:
@@ -190,7 +195,6 @@ class ScreenProbe:
         self.provider = provider
         self.frames: list[float] = []
         self.appends = 0
-        self.applied: dict[Markdown, int] = {}
         self.lags: list[float] = []
         self.final_update: float | None = None
         self.status: StatusBar | None = None
@@ -214,17 +218,8 @@ class ScreenProbe:
                 probe.on_frame()
 
         def counted_append(markdown: Markdown, fragment: str) -> AwaitComplete:
-            in_answer = isinstance(markdown.parent, AssistantMessage)
-            probe.appends += in_answer
-            pending = append(markdown, fragment)
-            chars = len(markdown.source)
-
-            async def applied() -> None:
-                await pending
-                if in_answer:
-                    probe.applied[markdown] = chars
-
-            return AwaitComplete(applied())
+            probe.appends += isinstance(markdown.parent, StreamingMarkdown)
+            return append(markdown, fragment)
 
         def timed_update(markdown: Markdown, text: str) -> AwaitComplete:
             started, after_stream = time.perf_counter(), probe.provider.end_read_at is not None
@@ -232,7 +227,7 @@ class ScreenProbe:
 
             async def updated() -> None:
                 await pending
-                if after_stream and isinstance(markdown.parent, AssistantMessage):
+                if after_stream and isinstance(markdown.parent, StreamingMarkdown):
                     probe.final_update = (probe.final_update or 0.0) + time.perf_counter() - started
 
             return AwaitComplete(updated())
@@ -262,9 +257,10 @@ class ScreenProbe:
             self.key_drawn.set()
         if self.shown_at is not None or self.provider.started is None:
             return
-        if self.applied:
-            self.lags.append(max(0.0, now - self.provider.sent_time_of_char(sum(self.applied.values()))))
         answer = self.answer
+        shown = sum(text.shown for text in answer.query(StreamingMarkdown)) if answer is not None else 0
+        if shown:
+            self.lags.append(max(0.0, now - self.provider.sent_time_of_char(shown)))
         if answer is not None and answer.blocks and self.status is not None and self.status.status.state == "idle":
             self.shown_at = now
             self.shown.set()
@@ -307,6 +303,19 @@ async def until(app: AssistantApp, condition: Callable[[], object], what: str) -
         await asyncio.sleep(0.001)
 
 
+def history(messages: int) -> list[Message]:
+    """A conversation of ``messages`` messages: short questions, and answers of one Markdown section each."""
+    said = []
+    for n in range(messages):
+        if n % 2 == 0:
+            said.append(Message(MessageRole.USER, f"Question {n // 2}: how do I set up the next backend?"))
+        else:
+            section = SECTIONS[n // 2 % len(SECTIONS)].format(
+                n=n, topic=TOPICS[n % len(TOPICS)], port=8000 + n, minutes=5 + n % 7, tokens=256 + n)
+            said.append(Message(MessageRole.ASSISTANT, section))
+    return said
+
+
 async def bench_streaming(args: argparse.Namespace, data_dir: Path) -> dict:
     """Everything measured in the running app; data (the memory tool's file) goes to ``data_dir``, no store."""
     pieces = markdown_answer(int(args.rate * args.seconds))
@@ -320,6 +329,8 @@ async def bench_streaming(args: argparse.Namespace, data_dir: Path) -> dict:
         launched = time.perf_counter()
         async with app.run_test(size=SIZE, message_hook=probe.on_message):
             prompt = app.query_one("#prompt", TextArea)
+            if args.history:
+                await app.chat_log.show_conversation(history(args.history), lambda name: "")
             await press(app, probe, "x")
             figures["headless_usable"] = time.perf_counter() - launched
             probe.status = app.query_one(StatusBar)
@@ -467,7 +478,8 @@ def report(args: argparse.Namespace, loads: tuple[float, float], stream: dict, l
     print(f"{os.cpu_count()} cores, load average {loads[0]:.1f} before and {loads[1]:.1f} after: other work slows "
           "every figure, compare the same-run ratios")
     print(f"\nMarkdown stream: {stream['tokens']} tokens, {stream['chars'] / 1024:.0f} KiB, {args.rate:.0f} tokens/s "
-          f"for {args.seconds:g} s, headless {SIZE[0]}x{SIZE[1]}")
+          f"for {args.seconds:g} s, headless {SIZE[0]}x{SIZE[1]}"
+          + (f", after a conversation of {args.history} messages" if args.history else ""))
     _row("", "ms", "goal ms", "")
     backlog = stream["backlog"]
     shown = _ms(backlog) if backlog is not None else f">{args.give_up * 1000:.0f}"
@@ -514,12 +526,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the model streams")
     parser.add_argument("--presses", type=int, default=50, help="key presses while idle, and again while streaming")
     parser.add_argument("--launches", type=int, default=3, help="runs of each launch measurement")
+    parser.add_argument("--history", type=int, default=0,
+                        help="messages of an earlier conversation shown in the log before the question")
     parser.add_argument("--give-up", type=float, default=20.0,
                         help="seconds after the last token to stop waiting for the answer to be shown")
     args = parser.parse_args()
     for name in ("rate", "seconds", "presses", "launches", "give_up"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be more than 0")
+    if args.history < 0:
+        parser.error("--history must be 0 or more")
     before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tui-bench-") as temp:
         stream = asyncio.run(bench_streaming(args, Path(temp) / "stream"))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from llm import MessageRole, ToolCall, fenced_code
 
 from ..events import timing_figures
+from ..orchestrator import INTERRUPTED_MARK
 from ._records import ConversationSummary, StoredMessage
 
 ASSISTANT_NAME = "Rosey"
@@ -35,8 +36,9 @@ def _message_blocks(stored: StoredMessage, tool_names: dict[str, str]) -> list[s
         blocks = ["**You**"]
     else:
         blocks = [f"**{ASSISTANT_NAME}**" + _byline(stored)]
-    if message.content:
-        blocks.append(message.content)
+    content = message.content.removesuffix(INTERRUPTED_MARK) if stored.interrupted else message.content
+    if content:
+        blocks.append(content)  # an interrupted turn is marked once, below
     if message.images:
         kinds = ", ".join(image.media_type for image in message.images)
         count = len(message.images)

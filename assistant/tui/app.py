@@ -26,7 +26,7 @@ from ..config import Config
 from ..events import TurnDone
 from ..session import Session
 from .chat_log import ChatLog
-from .messages import BackendSwitched, ChoiceWanted, StatusChanged
+from .messages import BackendSwitched, ChoiceWanted, StatusChanged, TypedOnEntry
 from .prompt import PromptInput
 from .screens import HelpScreen, PickerScreen
 from .slash_commands import SlashCommands
@@ -179,6 +179,11 @@ class AssistantApp(App[None]):
         finally:
             if self.is_running:  # posted on the log, behind the turn's own status messages
                 self.chat_log.post_message(StatusChanged(state="idle"))
+
+    def on_typed_on_entry(self, message: TypedOnEntry) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.focus()
+        prompt.insert(message.character)
 
     def on_choice_wanted(self, message: ChoiceWanted) -> None:
         self.push_screen(PickerScreen(message.title, message.choices), callback=message.choice.set_result)

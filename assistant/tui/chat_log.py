@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from textual import events
 from textual.containers import VerticalScroll
 
 from llm import Message, MessageRole
 
 from ..events import ToolStarted
-from .messages import StatusChanged
+from .markdown_feed import StreamingMarkdown
+from .messages import StatusChanged, TypedOnEntry
 from .turn_view import TurnView
-from .widgets import AssistantMessage, ErrorNote, Notice, ToolCallEntry, UserMessage
+from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, ToolCallEntry, UserMessage
 
 
 class ChatLog(VerticalScroll):
@@ -27,6 +29,20 @@ class ChatLog(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.call_after_refresh(self._park_far_chunks)  # once the scroll has moved the chunks
+
+    def _park_far_chunks(self) -> None:
+        for text in self.query(StreamingMarkdown):
+            text.park_far_chunks(self.region)
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing on a focused message types into the prompt (``c``, the message's copy key, aside)."""
+        if isinstance(self.screen.focused, ChatEntry) and event.is_printable and event.character != "c":
+            event.stop()
+            self.post_message(TypedOnEntry(event.character or ""))
 
     async def show_notice(self, message: str) -> None:
         await self.mount(Notice(message))

@@ -42,3 +42,11 @@ class ChoiceWanted(Message):
 
 class BackendSwitched(Message):
     """Another backend or model now answers: the app loads it before the next question, as at start-up."""
+
+
+class TypedOnEntry(Message):
+    """A printable key pressed on a focused message: it belongs in the prompt, where the app puts it."""
+
+    def __init__(self, character: str) -> None:
+        super().__init__()
+        self.character = character

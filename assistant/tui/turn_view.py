@@ -24,14 +24,19 @@ class TurnView:
         self.answer = answer
         self.tools: dict[str, ToolCallEntry] = {}
         self._finishing = False
+        self._writing = False
 
     async def show(self, event: TurnEvent) -> None:
         answer = self.answer
         if isinstance(event, TurnText):
+            if not self._writing:  # once per run of text: the bar never says "thinking" over streaming text
+                self._writing = True
+                self.chat_log.post_message(StatusChanged(state="writing"))
             await answer.append(event.text)
         elif isinstance(event, TurnReasoning):
             answer.add_reasoning(event.text)
         elif isinstance(event, ToolStarted):
+            self._writing = False
             self.chat_log.post_message(StatusChanged(state=f"running {event.call.name}"))
             self.tools[event.call.id] = await answer.tool_started(event)
         elif isinstance(event, ToolFinished):

@@ -1,11 +1,8 @@
 """The pieces of the chat log and the status bar.
 
-An answer is streamed into Textual's ``Markdown`` by a ``MarkdownFeed`` (it
-batches appends so a fast model never outruns the screen); an answer that
-ends inside a code fence is finished with one full ``update``, so the fence
-never ends blank (a full update of a long answer costs seconds, so only
-then). Tool calls split an answer: text before a call, the call
-(collapsible), text after.
+An answer's text is drawn by a ``StreamingMarkdown`` (see ``markdown_feed``:
+its cost per update does not grow with the answer). Tool calls split an
+answer: text before a call, the call (collapsible), text after.
 """
 
 from __future__ import annotations
@@ -13,15 +10,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Collapsible, Label, Markdown, Static
+from textual.widgets import Collapsible, Label, Static
 
 from ..events import ToolFinished, ToolStarted, TurnDone, timing_figures
-from .markdown_feed import MarkdownFeed, new_markdown
+from .markdown_feed import StreamingMarkdown
 
 CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -108,6 +106,7 @@ class AssistantMessage(ChatEntry):
     AssistantMessage { border-left: thick $success; }
     AssistantMessage > .speaker { color: $success; }
     AssistantMessage Markdown { margin: 0; padding: 0; background: transparent; }
+    AssistantMessage StreamingMarkdown { margin: 0; padding: 0; }
     AssistantMessage .reasoning { color: $text-muted; }
     AssistantMessage #thinking { display: none; }
     AssistantMessage.has-reasoning #thinking { display: block; }
@@ -119,8 +118,7 @@ class AssistantMessage(ChatEntry):
         self.speaker = speaker
         self.blocks: list[str] = []
         self._block_parts: list[str] = []
-        self._markdown: Markdown | None = None
-        self._feed: MarkdownFeed | None = None
+        self._markdown: StreamingMarkdown | None = None
         self._reasoning: list[str] = []
         self._reasoning_view = Static("", markup=False, classes="reasoning")
         self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
@@ -143,12 +141,10 @@ class AssistantMessage(ChatEntry):
 
     async def append(self, text: str) -> None:
         if self._markdown is None:
-            self._markdown = new_markdown()
+            self._markdown = StreamingMarkdown()
             await self.mount(self._markdown)
-            self._feed = MarkdownFeed(self._markdown)
         self._block_parts.append(text)
-        assert self._feed is not None
-        self._feed.write(text)
+        self._markdown.write(text)
 
     def add_reasoning(self, text: str) -> None:
         self._reasoning.append(text)
@@ -162,7 +158,7 @@ class AssistantMessage(ChatEntry):
         return entry
 
     async def finish(self, done: TurnDone | None = None, note: str | None = None) -> None:
-        """End the answer: one full render of the last block, then its figures or a note."""
+        """End the answer: all its text drawn, then its figures or a note."""
         await self._finish_block()
         if done is not None:
             await self.add_note(" · ".join([done.model, *answer_figures(done)]))
@@ -176,14 +172,10 @@ class AssistantMessage(ChatEntry):
     async def _finish_block(self) -> None:
         if self._markdown is None:
             return
-        assert self._feed is not None
-        await self._feed.close()
-        block = "".join(self._block_parts)
-        if block.count("```") % 2:
-            await self._markdown.update(block)  # ended inside a code fence: one full render, so it never ends blank
-        self.blocks.append(block)
+        await self._markdown.close()
+        self.blocks.append("".join(self._block_parts))
         self._block_parts.clear()
-        self._markdown = self._feed = None
+        self._markdown = None
 
 
 class ErrorNote(ChatEntry):
@@ -224,6 +216,15 @@ def answer_figures(done: TurnDone) -> list[str]:
             f"{done.prompt_tokens}+{done.completion_tokens} tokens"]
 
 
+MODEL_NAME_AT_LEAST = 10  # cells of the model's name the status bar keeps, however narrow
+
+
+def short_model_name(model: str) -> str:
+    """A model given as a file (a GGUF path) by its file's stem, so the figures after it still fit."""
+    path = PurePath(model)
+    return path.stem if model.lower().endswith(".gguf") or path.is_absolute() else model
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     """What the status bar shows; frozen, so a change is a new value and the bar always sees it."""
@@ -244,8 +245,27 @@ class StatusBar(Static):
 
     status: reactive[Status] = reactive(Status, always_update=True)
 
-    def watch_status(self, status: Status) -> None:
-        parts = [f"{status.backend}: {status.model}", f"persona {status.persona}", f"● {status.state}"]
-        if status.last is not None:
-            parts += answer_figures(status.last)
-        self.update(" · ".join(parts))
+    def watch_status(self) -> None:
+        self.update(self.line(self.content_size.width))
+
+    def on_resize(self) -> None:
+        self.update(self.line(self.content_size.width))
+
+    def line(self, width: int) -> str:
+        """The bar's text for ``width`` cells: when it does not fit, the model's name gives way first, then the persona.
+
+        The state and the figures are what a person glances at the bar for, so they are never the part cut.
+        """
+        status = self.status
+        model = short_model_name(status.model)
+        figures = answer_figures(status.last) if status.last is not None else []
+        for persona in ([f"persona {status.persona}"], []):
+            parts = [f"{status.backend}: {model}", *persona, f"● {status.state}", *figures]
+            spare = width - len(" · ".join(parts)) if width else 0
+            if spare >= 0:
+                return " · ".join(parts)
+            if len(model) + spare >= MODEL_NAME_AT_LEAST:
+                parts[0] = f"{status.backend}: {model[:len(model) + spare - 1]}…"
+                return " · ".join(parts)
+        parts[0] = f"{status.backend}: {model[:MODEL_NAME_AT_LEAST - 1]}…"
+        return " · ".join(parts)

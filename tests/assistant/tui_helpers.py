@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.strip import Strip
+from textual.widget import Widget
 
 from assistant.config import Config, load_config
 from assistant.tui.widgets import AssistantMessage, ErrorNote, Notice, StatusBar
@@ -81,3 +83,15 @@ async def answer_finished(pilot: Pilot, count: int) -> AssistantMessage:
 
     await wait_until(pilot, finished, f"answer {count}")
     return answers(pilot)[count - 1]
+
+
+def seen_lines(pilot: Pilot, widget: Widget) -> list[str]:
+    """The lines of ``widget`` as the terminal shows them, trailing spaces trimmed."""
+    return [strip.text.rstrip() for strip in seen_strips(pilot, widget)]
+
+
+def seen_strips(pilot: Pilot, widget: Widget) -> list[Strip]:
+    """What the screen shows over ``widget``'s region (the part on screen), as one strip per line."""
+    region = widget.region.intersection(pilot.app.screen.region)
+    strips = pilot.app.screen._compositor.render_strips()
+    return [strip.crop(region.x, region.right) for strip in strips[region.y:region.bottom]]
