@@ -38,7 +38,7 @@ from audio.stt import Transcriber, read_audio
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
 from audio.wer import word_error_rate
-from tests.audio.speech import JFK_PATH, JFK_TEXT, silence, spoken
+from tests.audio.speech import JFK_PATH, JFK_TEXT, espeak, silence, spoken, with_noise
 
 QUESTIONS = [
     "What's the weather like in Berlin tomorrow?",
@@ -74,18 +74,6 @@ def sox(pcm: np.ndarray, *effects: str) -> np.ndarray:
         soundfile.write(source, pcm, SAMPLE_RATE, subtype="PCM_16")
         subprocess.run(["sox", "-V1", str(source), str(target), *effects, "rate", str(SAMPLE_RATE)], check=True)
         return read_audio(target)
-
-
-def espeak(text: str, voice: str) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-        return read_audio(path)
-
-
-def with_noise(pcm: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    noise = np.random.default_rng(seed).standard_normal(len(pcm)).astype(np.float32)
-    return (pcm + noise * np.sqrt(np.mean(pcm**2) / 10 ** (snr_db / 10))).astype(np.float32)
 
 
 def in_condition(pcm: np.ndarray, condition: str, seed: int) -> np.ndarray:

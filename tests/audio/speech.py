@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from audio.resample import resample
+from audio.stt import read_audio
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
 
@@ -32,3 +35,17 @@ def quiet_noise(seconds: float, level: float, seed: int = 0) -> np.ndarray:
     """Room-like hiss: white noise at ``level`` RMS."""
     rng = np.random.default_rng(seed)
     return (rng.standard_normal(round(seconds * SAMPLE_RATE)) * level).astype(np.float32)
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    """``text`` in one of espeak-ng's voices (``espeak-ng --voices=en``): speech the project never tuned on."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
+        return read_audio(path)
+
+
+def with_noise(pcm: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """``pcm`` with seeded white noise at ``snr_db`` below its own power."""
+    noise = np.random.default_rng(seed).standard_normal(len(pcm)).astype(np.float32)
+    return (pcm + noise * np.sqrt(np.mean(pcm**2) / 10 ** (snr_db / 10))).astype(np.float32)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +15,11 @@ import soundfile
 from audio.errors import AudioFileError, ModelNotFound
 from audio.models import assemble_base
 from audio.settings import STTSettings
-from audio.stt import Transcriber, choose_language, hallucination, locale_language, read_audio
+from audio.stt import Transcriber, choose_language, hallucination, locale_language
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
 from audio.wer import word_error_rate, words
-from tests.audio.speech import JFK_PATH, JFK_TEXT, quiet_noise, silence, spoken
+from tests.audio.speech import JFK_PATH, JFK_TEXT, espeak, quiet_noise, silence, spoken, with_noise
 
 
 def write_mp3(pcm: np.ndarray, path: Path) -> None:
@@ -197,20 +195,10 @@ def test_the_persons_language_comes_from_their_locale(
     assert locale_language() == language
 
 
-def espeak(text: str, voice: str) -> np.ndarray:
-    """``text`` in one of espeak-ng's voices: speech the project never tuned on."""
+def other_voice(text: str, voice: str) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng for voices other than our own: sudo apt-get install espeak-ng")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-        return read_audio(path)
-
-
-def with_noise(pcm: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    noise = np.random.default_rng(seed).standard_normal(len(pcm)).astype(np.float32)
-    scale = np.sqrt(np.mean(pcm**2) / 10 ** (snr_db / 10))
-    return (pcm + noise * scale).astype(np.float32)
+    return espeak(text, voice)
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +213,7 @@ def test_noisy_english_is_heard_as_english_by_the_multilingual_model(
     base_any_language: Transcriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("audio.stt.locale_language", lambda: "en")
-    question = with_noise(espeak("Set a timer for twenty five minutes.", "en-us"), snr_db=15, seed=1)
+    question = with_noise(other_voice("Set a timer for twenty five minutes.", "en-us"), snr_db=15, seed=1)
     transcript = base_any_language.transcribe(question)
     assert transcript.language == "en", "without the guard Whisper base writes this in Polish"
     assert {"timer", "minutes"} <= set(words(transcript.text)), transcript.text
@@ -235,5 +223,5 @@ def test_speech_clearly_in_another_language_is_still_heard_in_it(
     base_any_language: Transcriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("audio.stt.locale_language", lambda: "en")
-    transcript = base_any_language.transcribe(espeak("¿Qué tiempo hace en Madrid mañana?", "es"))
+    transcript = base_any_language.transcribe(other_voice("¿Qué tiempo hace en Madrid mañana?", "es"))
     assert transcript.language == "es" and transcript.text.strip()
