@@ -399,6 +399,10 @@ class VoiceLoop:
         if self.reply is not None and not self.reply.task.done():
             spoken = await self.reply.interrupt()
             self.emit(Interrupted(spoken))
+            # The new answer began while the conversation still held the whole old one: ask again
+            # on what the person heard of it.
+            await reply.discard()
+            reply = _Reply(self, transcript.text, Latency(transcript=transcript.text, stt_ms=reply.latency.stt_ms))
         reply.latency.endpoint_wait_ms = endpoint_wait_ms
         reply.speech_end = self.clock.wall(event.end)
         self.emit(Heard(transcript.text))
