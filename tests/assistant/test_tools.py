@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
 from datetime import date, datetime
@@ -24,11 +23,8 @@ from assistant.tools import (
     builtin_tools,
     tool,
 )
-from llm import ToolCall, ToolDefinition
-
-
-async def call(box: ToolBox, name: str, **arguments: object) -> ToolResult:
-    return await box.run(ToolCall(id="call-1", name=name, arguments=arguments))
+from llm import ToolDefinition
+from tests.assistant.tool_helpers import call
 
 
 @tool
@@ -291,13 +287,6 @@ def local_zone(monkeypatch: pytest.MonkeyPatch):
     time.tzset()
 
 
-@pytest.fixture
-def builtins(tmp_path: Path) -> ToolBox:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    return ToolBox(builtin_tools(ToolSettings(read_file_dirs=[shared]), tmp_path / "data"))
-
-
 async def test_the_time_is_local_with_the_zone_and_its_offset(builtins: ToolBox, local_zone) -> None:
     local_zone("Asia/Kolkata")
 
@@ -375,197 +364,3 @@ async def test_the_calculator_refuses_what_is_not_safe_arithmetic(
 
     assert result.is_error
     assert explanation in result.content
-
-
-# --- remember / recall --------------------------------------------------------------------------------
-
-
-async def test_notes_are_recalled_by_word_ignoring_case_most_recent_first(builtins: ToolBox) -> None:
-    for note in ["Anna likes tulips", "The car is booked for service on Friday", "Anna's birthday is 3 May"]:
-        assert await call(builtins, "remember", note=note) == ToolResult(f"Remembered: {note}")
-
-    found = json.loads((await call(builtins, "recall", query="ANNA")).content)
-
-    assert [item["note"] for item in found] == ["Anna's birthday is 3 May", "Anna likes tulips"]
-    assert all(datetime.fromisoformat(item["saved"]).tzinfo for item in found)
-
-
-async def test_notes_matching_more_of_the_words_come_first_and_words_match_their_longer_forms(
-    builtins: ToolBox,
-) -> None:
-    for note in ["Anna's birthday is 3 May", "Anna likes tulips", "Tulips need water twice a week"]:
-        await call(builtins, "remember", note=note)
-
-    found = json.loads((await call(builtins, "recall", query="anna tulip")).content)
-
-    assert [item["note"] for item in found] == [
-        "Anna likes tulips",
-        "Tulips need water twice a week",
-        "Anna's birthday is 3 May",
-    ]
-
-
-async def test_an_empty_query_recalls_the_latest_notes_and_no_match_says_so(builtins: ToolBox) -> None:
-    assert await call(builtins, "recall") == ToolResult("There are no notes yet.")
-    await call(builtins, "remember", note="first")
-    await call(builtins, "remember", note="second")
-
-    assert [item["note"] for item in json.loads((await call(builtins, "recall")).content)] == ["second", "first"]
-    assert await call(builtins, "recall", query="zebra") == ToolResult("No notes match 'zebra'.")
-
-
-async def test_notes_persist_for_the_next_start_of_the_assistant(tmp_path: Path) -> None:
-    first_run = ToolBox(builtin_tools(ToolSettings(), tmp_path))
-    await call(first_run, "remember", note="The wifi password is on the fridge")
-
-    next_run = ToolBox(builtin_tools(ToolSettings(), tmp_path))
-    found = json.loads((await call(next_run, "recall", query="wifi")).content)
-
-    assert [item["note"] for item in found] == ["The wifi password is on the fridge"]
-
-
-async def test_a_word_finds_the_notes_with_longer_words_it_starts(builtins: ToolBox) -> None:
-    for note in ["Anna's birthday is 3 May", "Ben was born in Leeds", "The car is booked for Friday"]:
-        await call(builtins, "remember", note=note)
-
-    found = json.loads((await call(builtins, "recall", query="birth")).content)
-
-    assert [item["note"] for item in found] == ["Anna's birthday is 3 May"]
-
-
-# Notes as the first release kept them: a bare table, no schema version.
-FIRST_RELEASE_NOTES = """
-CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, saved TEXT NOT NULL);
-INSERT INTO notes (text, saved) VALUES ('Anna likes tulips', '2025-01-02T10:00:00+01:00');
-INSERT INTO notes (text, saved) VALUES ('The wifi password is on the fridge', '2025-01-02T10:00:00+01:00');
-INSERT INTO notes (text, saved) VALUES ('Anna''s birthday is 3 May', '2025-03-04T18:30:05-05:00');
-"""
-
-
-async def test_notes_saved_by_the_first_release_are_kept_with_when_they_were_saved(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    with sqlite3.connect(data / "memory.sqlite3") as raw:
-        raw.executescript(FIRST_RELEASE_NOTES)
-    raw.close()
-    box = ToolBox(builtin_tools(ToolSettings(), data))
-
-    await call(box, "remember", note="Anna is allergic to lilies")
-    latest = json.loads((await call(box, "recall")).content)
-    about_anna = json.loads((await call(box, "recall", query="anna")).content)
-
-    assert [item["note"] for item in latest] == [
-        "Anna is allergic to lilies",
-        "Anna's birthday is 3 May",
-        "The wifi password is on the fridge",
-        "Anna likes tulips",
-    ]
-    assert [datetime.fromisoformat(item["saved"]) for item in latest[1:]] == [
-        datetime.fromisoformat("2025-03-04T18:30:05-05:00"),
-        datetime.fromisoformat("2025-01-02T10:00:00+01:00"),
-        datetime.fromisoformat("2025-01-02T10:00:00+01:00"),
-    ]
-    assert [item["note"] for item in about_anna] == [
-        "Anna is allergic to lilies", "Anna's birthday is 3 May", "Anna likes tulips",
-    ]
-
-
-async def test_a_notes_file_from_a_newer_release_is_reported_not_overwritten(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    with sqlite3.connect(data / "memory.sqlite3") as raw:
-        raw.execute("PRAGMA user_version = 99")
-    raw.close()
-    box = ToolBox(builtin_tools(ToolSettings(), data))
-
-    result = await call(box, "remember", note="Anna likes tulips")
-
-    assert result.is_error
-    assert "schema version 99, written by a newer Rosey Assistant" in result.content
-    with sqlite3.connect(data / "memory.sqlite3") as raw:
-        assert raw.execute("SELECT name FROM sqlite_master").fetchall() == []
-    raw.close()
-
-
-async def test_an_empty_note_is_refused_naming_the_field(builtins: ToolBox) -> None:
-    result = await call(builtins, "remember", note="")
-
-    assert result.is_error
-    assert "'note'" in result.content
-
-
-# --- read_file ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def shared(tmp_path: Path) -> Path:
-    folder = tmp_path / "shared"
-    (folder / "recipes").mkdir(parents=True)
-    (folder / "recipes" / "soup.md").write_text("# Soup\nBoil water.\n")
-    (tmp_path / "secret.txt").write_text("the launch codes")
-    return folder
-
-
-async def test_read_file_reads_a_text_file_by_absolute_or_relative_path(builtins: ToolBox, shared: Path) -> None:
-    assert await call(builtins, "read_file", path=str(shared / "recipes/soup.md")) == ToolResult("# Soup\nBoil water.\n")
-    assert await call(builtins, "read_file", path="recipes/soup.md") == ToolResult("# Soup\nBoil water.\n")
-
-
-async def test_read_file_reads_in_every_shared_folder(tmp_path: Path, shared: Path) -> None:
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "todo.txt").write_text("buy milk")
-    box = ToolBox(builtin_tools(ToolSettings(read_file_dirs=[shared, other]), tmp_path))
-
-    assert await call(box, "read_file", path=str(other / "todo.txt")) == ToolResult("buy milk")
-    assert str(other) in box.definitions()[-1].description
-
-
-async def test_read_file_lists_a_folder(builtins: ToolBox, shared: Path) -> None:
-    (shared / "notes.txt").write_text("")
-
-    assert await call(builtins, "read_file", path=".") == ToolResult(f"{shared} is a folder containing: notes.txt, recipes/")
-
-
-@pytest.mark.parametrize("path", ["../secret.txt", "recipes/../../secret.txt", "{tmp}/secret.txt", "/etc/hostname"])
-async def test_read_file_refuses_paths_outside_the_shared_folders(
-    builtins: ToolBox, shared: Path, tmp_path: Path, path: str
-) -> None:
-    result = await call(builtins, "read_file", path=path.format(tmp=tmp_path))
-
-    assert result.is_error
-    assert "is outside the folders you may read" in result.content
-    assert "launch codes" not in result.content
-
-
-async def test_read_file_refuses_a_symlink_that_leads_outside(builtins: ToolBox, shared: Path, tmp_path: Path) -> None:
-    (shared / "innocent.txt").symlink_to(tmp_path / "secret.txt")
-
-    result = await call(builtins, "read_file", path="innocent.txt")
-
-    assert result.is_error
-    assert "outside the folders you may read" in result.content
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "explanation"),
-    [
-        ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is a binary file; read_file reads text files only"),
-        ("latin1.txt", "café".encode("latin-1"), "is not UTF-8 text; read_file reads text files only"),
-        ("huge.log", b"x" * 1_000_001, "is 1,000,001 bytes; read_file reads files up to 1,000,000 bytes"),
-    ],
-)
-async def test_read_file_refuses_what_is_not_readable_text(
-    builtins: ToolBox, shared: Path, name: str, content: bytes, explanation: str
-) -> None:
-    (shared / name).write_bytes(content)
-
-    result = await call(builtins, "read_file", path=name)
-
-    assert result == ToolResult(f"read_file failed: {name} {explanation}", is_error=True)
-
-
-async def test_read_file_says_when_there_is_no_such_file(builtins: ToolBox, shared: Path) -> None:
-    assert await call(builtins, "read_file", path="nope.txt") == ToolResult(
-        "read_file failed: nope.txt: no such file", is_error=True
-    )
