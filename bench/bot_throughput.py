@@ -1,6 +1,7 @@
 """What the Rosey bot adds to a model call, and how much work it does at once.
 
     .venv/bin/python bench/bot_throughput.py [--delay 0.2] [--sequential 40] [--channels 50] [--turns 4]
+                                             [--profile] [--compare DIR]
 
 Everything is real and local: a `nats-server -js` on a free port, `assistant
 bot` processes, and a backend double (the tests' scripted OpenAI-compatible
@@ -20,6 +21,14 @@ the same idle time (the floor under the overhead: waking processes on a busy
 machine), and the same load as direct calls with no bot (the ceiling of the
 throughput: what the double and the machine allow).
 
+``--profile`` runs each bot under cProfile and prints, per request served, the
+CPU time spent in each part (the plugin, the provider, httpx, nats-py, the
+event loop, ...) and the functions that cost most; cProfile slows the bot, so
+take the overhead figures from a run without it. ``--compare DIR`` measures
+each setup a second time with the bots run from DIR (say, an export of the
+previous commit: ``git archive HEAD | tar -x -C DIR``), in the same run, for a
+before/after on the same machine load.
+
 Figures go to BENCHMARKS.md by hand.
 """
 
@@ -27,8 +36,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
+import pstats
 import signal
 import statistics
 import subprocess
@@ -68,7 +79,52 @@ def start_double(delay: float) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the backend double did not start")
 
 
-def start_bots(count: int, workdir: Path, backend_url: str, nats_url: str, memory: str, bucket: str) -> list:
+PARTS = (
+    ("start-up (imports, module code)", ("<frozen", "importlib")),
+    ("plugin (assistant/rosey)", ("/assistant/rosey/",)),
+    ("rest of assistant", ("/assistant/",)),
+    ("llm provider", ("/llm/",)),
+    ("httpx + httpcore", ("/httpx/", "/httpcore/", "/h11/")),
+    ("nats-py", ("/nats/",)),
+    ("pydantic", ("/pydantic",)),
+    ("json", ("/json/",)),
+    ("event loop (asyncio, selectors, ssl)", ("/asyncio/", "selectors", "/ssl.py", "socket")),
+)
+
+
+def part_of(filename: str, function: str) -> str:
+    if function == "<module>":
+        return PARTS[0][0]
+    for name, markers in PARTS:
+        if any(marker in filename for marker in markers):
+            return name
+    return "other (stdlib, C calls)"
+
+
+def print_profile(profiles: list[Path], requests: int) -> None:
+    """CPU per request by part, and the costliest functions by their own time, over the bots' profiles."""
+    stats = pstats.Stats(*map(str, profiles))
+    by_part: dict[str, float] = {}
+    own: list[tuple[float, str]] = []
+    for (filename, line, function), (_, _, own_time, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        part = part_of(filename, function)
+        by_part[part] = by_part.get(part, 0.0) + own_time
+        if part != PARTS[0][0]:
+            own.append((own_time, f"{Path(filename).name}:{line} {function}"))
+    ms = 1000 / requests
+    print(f"  profile (cProfile; CPU ms per request over {requests} requests, start-up in total):")
+    for part, seconds in sorted(by_part.items(), key=lambda item: -item[1]):
+        figure = f"{seconds:.2f} s in total" if part == PARTS[0][0] else f"{seconds * ms:.3f} ms"
+        print(f"    {part:40s} {figure}")
+    print("  costliest functions (own time per request):")
+    for seconds, where in sorted(own, reverse=True)[:12]:
+        print(f"    {seconds * ms:.3f} ms  {where}")
+
+
+def start_bots(
+    count: int, workdir: Path, backend_url: str, nats_url: str, memory: str, bucket: str, profile: bool = False,
+    repo: Path = REPO,
+) -> list:
     bots = []
     for i in range(count):
         config = {
@@ -80,8 +136,9 @@ def start_bots(count: int, workdir: Path, backend_url: str, nats_url: str, memor
         path = workdir / f"{bucket}-{i}.yaml"
         path.write_text(yaml.safe_dump(config))
         log = workdir / f"{bucket}-{i}.log"
-        process = subprocess.Popen([sys.executable, "-m", "assistant", "bot", "--config", str(path)], cwd=REPO,
-                                   stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        profiler = ["-m", "cProfile", "-o", str(profile_path(log))] if profile else []
+        process = subprocess.Popen([sys.executable, *profiler, "-m", "assistant", "bot", "--config", str(path)],
+                                   cwd=repo, stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
         bots.append((process, log))
     deadline = time.monotonic() + 60
     for process, log in bots:
@@ -90,6 +147,10 @@ def start_bots(count: int, workdir: Path, backend_url: str, nats_url: str, memor
                 raise RuntimeError(f"a bot did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.05)
     return bots
+
+
+def profile_path(log: Path) -> Path:
+    return log.with_suffix(".prof")
 
 
 def stop_bots(bots: list) -> None:
@@ -218,16 +279,22 @@ async def main(args: argparse.Namespace) -> None:
             print(f"backend double answering after {args.delay * 1000:.0f} ms; {args.sequential} requests one at "
                   f"a time, alternating with direct calls; then {args.channels} channels at once\n")
             await direct_ceiling(provider, args)
-            for setup, count, memory in [("1 bot, SQLite", 1, "sqlite"), ("1 bot, JetStream KV", 1, "jetstream"),
-                                         ("2 bots, shared JetStream KV", 2, "jetstream")]:
-                tag = f"s{count}{memory[0]}"
-                bots = start_bots(count, workdir, backend_url, server.url, memory, f"bench-{tag}")
+            setups = [("1 bot, SQLite", 1, "sqlite"), ("1 bot, JetStream KV", 1, "jetstream"),
+                      ("2 bots, shared JetStream KV", 2, "jetstream")]
+            repos = [(REPO, "")] + ([(args.compare.resolve(), f" [bots from {args.compare}]")] if args.compare else [])
+            for (name, count, memory), (repo, label) in itertools.product(setups, repos):
+                setup = name + label
+                tag = f"s{count}{memory[0]}{'c' if label else ''}"
+                bots = start_bots(count, workdir, backend_url, server.url, memory, f"bench-{tag}", args.profile, repo)
                 try:
                     processes = {"bot": [bot.pid for bot, _ in bots], "backend double": [double.pid],
                                  "nats-server": [server.process.pid], "bench client": [os.getpid()]}
                     await measure(setup, nc, provider, args, tag, processes)
                 finally:
                     stop_bots(bots)
+                if args.profile:
+                    print_profile([profile_path(log) for _, log in bots],
+                                  1 + args.sequential + args.channels * args.turns)
         finally:
             for client in clients:
                 await client.close()
@@ -243,5 +310,7 @@ if __name__ == "__main__":
     parser.add_argument("--sequential", type=int, default=40, help="requests one at a time")
     parser.add_argument("--channels", type=int, default=50, help="channels at once")
     parser.add_argument("--turns", type=int, default=4, help="turns per channel at once")
+    parser.add_argument("--profile", action="store_true", help="run the bots under cProfile and print where time goes")
+    parser.add_argument("--compare", type=Path, help="also measure bots run from this tree, in the same run")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     asyncio.run(main(parser.parse_args()))

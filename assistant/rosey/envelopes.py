@@ -14,7 +14,8 @@ two paths:
   (``rosey.platform.<platform>.chatMsg``), so the plugin reads those itself,
   taking the lines that start with ``rosey.chat_prefix``.
 
-A line that arrives both ways within `DUPLICATE_WINDOW` is answered once.
+A line that arrives both ways is answered once (``roomlines.py`` says how a
+repeat is told from the same words said again).
 Each answer line goes on ``rosey.plugins.<plugin_name>.message`` as an
 envelope with ``data.response``; the router passes it to the room. Envelopes
 with ``data.response`` are answers (ours come back on the same subject), and
@@ -27,17 +28,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 from .bus import QUEUE_GROUP, log
 from .commands import CommandHandlers
+from .roomlines import AnsweredLines, RoomLine
 
 CHAT_LINES = "rosey.platform.*.chatMsg"
 DEFAULT_PLATFORM = "cytube"
 NORMAL_PRIORITY = 2
-DUPLICATE_WINDOW = 10.0
-"""Seconds in which the same user's same ``!chat`` line is one line, whichever path brought it."""
 
 
 def envelope(subject: str, source: str, data: dict[str, Any], correlation_id: str | None = None) -> dict[str, Any]:
@@ -74,7 +73,7 @@ class RoomRouting:
         self.name = settings.plugin_name
         self.subject = f"rosey.plugins.{settings.plugin_name}.message"
         self.prefix = settings.chat_prefix.lower()
-        self._answered: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._answered = AnsweredLines(commands.service.store)
 
     async def subscribe(self) -> list[Any]:
         nc = self.commands.bus.nc
@@ -123,25 +122,17 @@ class RoomRouting:
     def _take(self, subject: str, data: dict[str, Any], text: str, correlation_id: str | None) -> None:
         user = data.get("username", data.get("user"))
         channel = data.get("channel") or DEFAULT_PLATFORM
-        if self._seen(str(user), " ".join(text.split())):
-            return
+        line = RoomLine.of(user, text, data.get("time"))
         payload = {"channel": channel, "args": text, **({"user": user} if user is not None else {})}
 
         async def say(lines: list[str]) -> None:
-            for line in lines:
-                answer = {"response": line, "channel": channel if isinstance(channel, str) else ""}
+            for answer_line in lines:
+                answer = {"response": answer_line, "channel": channel if isinstance(channel, str) else ""}
                 await self.commands.bus.publish(self.subject, envelope(self.subject, self.name, answer,
                                                                        correlation_id))
 
-        self.commands.inflight.spawn(self.commands.serve(subject, payload, None, room=say))
+        async def answer_once() -> None:
+            if await self._answered.first_delivery(line):
+                await self.commands.serve(subject, payload, None, room=say)
 
-    def _seen(self, user: str, text: str) -> bool:
-        """Whether this line was taken already (by the other path); remembers it if not."""
-        now = time.monotonic()
-        while self._answered and next(iter(self._answered.values())) < now - DUPLICATE_WINDOW:
-            self._answered.popitem(last=False)
-        key = (user, text)
-        if key in self._answered:
-            return True
-        self._answered[key] = now
-        return False
+        self.commands.inflight.spawn(answer_once())

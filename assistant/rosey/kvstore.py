@@ -6,8 +6,10 @@ URL-safe base64)::
     channel.<channel>     the channel's persona and conversation (ChannelRecord)
     memories.<channel>    the channel's memories (``assistant.memory.Memory`` records), one JSON list
     usage.<YYYY-MM-DD>    the day's usage totals
+    <kind>.<name>         what the processes count together (``sharedlimits.py``: rate-limit windows)
 
-Every write is a compare-and-set on the key's revision: channel records
+Reads are direct gets (the bucket allows them), which skip a round through the
+JetStream API. Every write is a compare-and-set on the key's revision: channel records
 surface a conflict as `StaleRecord` for the caller to merge, memories and
 usage are re-read and re-applied here until the write lands.
 """
@@ -61,7 +63,8 @@ class JetStreamStore(Store):
             try:
                 self._kv = await js.key_value(self.bucket)
             except BucketNotFoundError:
-                self._kv = await js.create_key_value(bucket=self.bucket, history=1, description="Rosey LLM plugin")
+                self._kv = await js.create_key_value(bucket=self.bucket, history=1, direct=True,
+                                                     description="Rosey LLM plugin")
         except (ServiceUnavailableError, NoRespondersError):
             raise StoreUnavailable(
                 f"cannot open the JetStream KV bucket '{self.bucket}': the NATS server has no JetStream; "
@@ -110,6 +113,12 @@ class JetStreamStore(Store):
     async def usage(self, day: str) -> dict[UsageKey, Counts]:
         entry = await self._get(f"usage.{day}")
         return _usage_from_json(entry.value) if entry else {}
+
+    async def change_record(
+        self, kind: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        return await self._compare_and_set(f"{kind}.{encode_key_part(name)}", json.loads,
+                                           lambda value: json.dumps(value).encode(), change, b"{}")
 
     async def _change_memories(self, channel: str, change: Callable[[list[Memory]], list[Memory]]) -> None:
         def load(value: bytes) -> list[Memory]:

@@ -5,8 +5,9 @@ to these calls and results to replies; everything a request *means* is here,
 so every generation of sender gets the same behaviour: the same rate limits,
 usage figures, per-channel ordering and bound on concurrent backend calls.
 
-Admission (the rate limit) happens before the first ``await`` of a request,
-so requests are admitted, and queued on their channel, in arrival order.
+Admission (the rate limit) happens before the first ``await`` of a request
+(with a shared store, in turns), so requests are admitted, and queued on
+their channel, in arrival order.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from .chunking import chunk_message
 from .memory import MemoryBook
 from .payloads import BadRequest, clean_text
 from .ratelimit import RateLimiter
-from .store import Store, StoreUnavailable
+from .sharedlimits import SharedRateLimiter
+from .store import ChannelRecord, Store, StoreUnavailable
 from .usage import TOTAL, ThresholdCrossed, UsageBook
 
 log = logging.getLogger("assistant.rosey")
@@ -104,6 +106,7 @@ class LLMService:
         self.default_persona = self.personas.get(settings.default_persona)
         self.usage = UsageBook(settings.rate_limits)
         self.limiter = RateLimiter(settings.rate_limits, self.usage)
+        self.shared_limiter = SharedRateLimiter(settings.rate_limits, self.usage, store) if store.shared else None
         self.channels = ChannelBook(store, provider, tools)
         self._publish = publish
         self._spawn = spawn
@@ -133,14 +136,14 @@ class LLMService:
         saved first, so whoever heard the answer finds the turn on every process.
         """
         chosen = self._persona(persona) if persona else None
-        self.admit(user, channel)
+        await self.admit(user, channel)
         started = time.perf_counter()
         session = self.channels.session(channel)
         await session.lock.acquire()
         try:
-            record = await self.channels.current(session)
+            record, stored = await self._channel_state(session)
             async with self._slots:
-                memories = await self.memory.for_turn(channel, text)
+                memories = await self.memory.for_turn(channel, text, stored)
                 speaking = chosen or self._persona_of(record.persona)
                 session.fill_context(self._system_prompt(speaking, record.summary, memories))
                 added: list[Message] = []
@@ -161,6 +164,12 @@ class LLMService:
         return self._answer(done.text, done.model, text, done.prompt_tokens, done.completion_tokens, started,
                             persona=speaking.name)
 
+    async def _channel_state(self, session: ChannelSession) -> tuple[ChannelRecord, list[Memory]]:
+        """The channel's record and stored memories; read at once when they come over the network."""
+        if self.store.shared:
+            return await asyncio.gather(self.channels.current(session), self.memory.stored(session.name))
+        return await self.channels.current(session), await self.memory.stored(session.name)
+
     async def _keep_turn(self, session: ChannelSession, turn: list[dict[str, Any]]) -> None:
         """Save a turn, then let the channel's next request in (the lock was taken by `chat`)."""
         try:
@@ -175,7 +184,7 @@ class LLMService:
         temperature: float | None = None, max_tokens: int | None = None,
     ) -> Answer:
         """A one-off completion outside any conversation."""
-        self.admit(user, channel or "")
+        await self.admit(user, channel or "")
         started = time.perf_counter()
         async with self._slots:
             result = await self._backend(self.provider.complete(
@@ -215,9 +224,12 @@ class LLMService:
 
     # ---------------------------------------------------------------- figures
 
-    def admit(self, user: str, channel: str) -> None:
-        """Count one backend request of ``user``, or raise `RateLimited`."""
-        crossed = self.limiter.admit(user, channel)
+    async def admit(self, user: str, channel: str) -> None:
+        """Count one backend request of ``user`` or raise `RateLimited` (with a shared store, counting every bot's)."""
+        if self.shared_limiter is not None:
+            crossed = await self.shared_limiter.admit(user, channel)
+        else:
+            crossed = self.limiter.admit(user, channel)
         self._announce(crossed + self.usage.count_request(user, channel))
         self._save_usage_soon()
 
@@ -259,7 +271,7 @@ class LLMService:
 
     def _remaining(self, user: str, tokens_today: int) -> dict[str, int]:
         limits = self.settings.rate_limits
-        minute, hour = self.limiter.recent(user)
+        minute, hour = (self.shared_limiter or self.limiter).recent(user)
         used = {"requests_minute": (minute, limits.requests_per_minute),
                 "requests_hour": (hour, limits.requests_per_hour),
                 "requests_day": (self.usage.get(("user", user)).requests, limits.requests_per_day),

@@ -82,23 +82,29 @@ class MemoryBook:
         self._announce(EVENT_MEMORY, {"channel": channel, "action": "forget", "user_id": user, "memory_count": count})
         return count
 
-    async def for_turn(self, channel: str, text: str) -> list[Memory]:
-        """The memories a turn about ``text`` should see; none when the store cannot be read."""
+    async def for_turn(self, channel: str, text: str, memories: list[Memory] | None = None) -> list[Memory]:
+        """The memories a turn about ``text`` should see, from ``memories`` (`stored`'s) when given."""
         limit = self.settings.context_memories
-        if not limit:
+        if memories is None:
+            memories = await self.stored(channel)
+        return await self.ranker.rank(text, memories, limit) if memories and limit else []
+
+    async def stored(self, channel: str) -> list[Memory]:
+        """The channel's memories a turn may see, read from the store when the cache is not fresh;
+        none when turns see no memories or the store cannot be read. Reads no model."""
+        if not self.settings.context_memories:
             return []
         cached = self._cache.get(channel)
         fresh_for = SHARED_MEMORIES_FRESH_FOR if self.store.shared else math.inf
         if cached is not None and time.monotonic() - cached[0] < fresh_for:
-            memories = cached[1]
-        else:
-            try:
-                memories = await self.store.memories(channel)
-            except StoreUnavailable as exc:
-                log.warning("channel %s: memories not read (%s); answering without them", channel, exc)
-                return []
-            self._cache[channel] = (time.monotonic(), memories)
-        return await self.ranker.rank(text, memories, limit) if memories else []
+            return cached[1]
+        try:
+            memories = await self.store.memories(channel)
+        except StoreUnavailable as exc:
+            log.warning("channel %s: memories not read (%s); answering without them", channel, exc)
+            return []
+        self._cache[channel] = (time.monotonic(), memories)
+        return memories
 
 
 async def _stored(work: Any) -> Any:

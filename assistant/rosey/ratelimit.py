@@ -2,8 +2,9 @@
 
 A limited request is told when to come back (``retry_after`` seconds, never
 less than one), so the room hears "try again in 40 s" instead of silence.
-Minute and hour windows slide and live in this process; the daily limits read
-the usage book, which survives restarts and is shared between bot processes.
+Here the minute and hour windows slide in this process and the daily limits
+read the usage book: the limits of one process. Bot processes sharing a
+JetStream KV bucket enforce one set of limits together (``sharedlimits.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from .usage import TOTAL, ThresholdCrossed, UsageBook, crossings, seconds_until_
 
 MINUTE = 60.0
 HOUR = 3600.0
+USER_MINUTE = "requests a minute per user"
+USER_HOUR = "requests an hour per user"
+USER_DAY = "requests a day per user"
+CHANNEL_HOUR = "requests an hour in this channel"
 
 
 class RateLimited(Exception):
@@ -58,32 +63,22 @@ class RateLimiter:
         if limits.tokens_per_day and self.usage.get(TOTAL).tokens >= limits.tokens_per_day:
             raise RateLimited(f"{limits.tokens_per_day} tokens a day for everyone", self._until_tomorrow())
         if limits.requests_per_day and self.usage.get(("user", user)).requests >= limits.requests_per_day:
-            raise RateLimited(f"{limits.requests_per_day} requests a day per user", self._until_tomorrow())
+            raise RateLimited(f"{limits.requests_per_day} {USER_DAY}", self._until_tomorrow())
         mine = self._window(self._users, user, now)
-        last_minute = _since(mine, now - MINUTE) if limits.requests_per_minute else []
-        self._check(mine, limits.requests_per_hour, HOUR, now, "requests an hour per user")
-        self._check(last_minute, limits.requests_per_minute, MINUTE, now, "requests a minute per user")
+        refuse_when_full(mine, limits.requests_per_hour, HOUR, now, USER_HOUR)
+        refuse_when_full(times_since(mine, now - MINUTE), limits.requests_per_minute, MINUTE, now, USER_MINUTE)
         room = self._window(self._channels, channel, now) if channel else None
         if room is not None:
-            self._check(room, limits.channel_requests_per_hour, HOUR, now, "requests an hour in this channel")
+            refuse_when_full(room, limits.channel_requests_per_hour, HOUR, now, CHANNEL_HOUR)
             room.append(now)
         mine.append(now)
-        in_minute = len(last_minute)
-        return [*crossings(user, channel, "minute", in_minute, in_minute + 1, limits.requests_per_minute),
-                *crossings(user, channel, "hour", len(mine) - 1, len(mine), limits.requests_per_hour)]
+        return window_crossings(limits, user, channel, mine, now)
 
     def recent(self, user: str) -> tuple[int, int]:
         """The user's requests of the last minute and of the last hour."""
         now = self._clock()
         window = self._window(self._users, user, now)
-        return len(_since(window, now - MINUTE)), len(window)
-
-    @staticmethod
-    def _check(recent: Sequence[float], limit: int, period: float, now: float, what: str) -> None:
-        """Refuse when ``recent`` (the request times of the last ``period``) already holds ``limit``."""
-        if limit and len(recent) >= limit:
-            oldest_that_counts = recent[len(recent) - limit]
-            raise RateLimited(f"{limit} {what}", oldest_that_counts + period - now)
+        return len(times_since(window, now - MINUTE)), len(window)
 
     @staticmethod
     def _window(windows: dict[str, deque[float]], key: str, now: float) -> deque[float]:
@@ -99,7 +94,23 @@ class RateLimiter:
         return seconds_until_next_day(self._wall_clock())
 
 
-def _since(window: deque[float], start: float) -> list[float]:
+def refuse_when_full(recent: Sequence[float], limit: int, period: float, now: float, what: str) -> None:
+    """Refuse when ``recent`` (the request times of the last ``period``) already holds ``limit``."""
+    if limit and len(recent) >= limit:
+        oldest_that_counts = recent[len(recent) - limit]
+        raise RateLimited(f"{limit} {what}", oldest_that_counts + period - now)
+
+
+def window_crossings(
+    limits: RateLimitSettings, user: str, channel: str, times: Sequence[float], now: float
+) -> list[ThresholdCrossed]:
+    """The minute and hour thresholds the newest of the user's ``times`` (oldest first) crossed."""
+    in_minute = len(times_since(times, now - MINUTE))
+    return [*crossings(user, channel, "minute", in_minute - 1, in_minute, limits.requests_per_minute),
+            *crossings(user, channel, "hour", len(times) - 1, len(times), limits.requests_per_hour)]
+
+
+def times_since(window: Sequence[float], start: float) -> list[float]:
     """The times in ``window`` (oldest first) after ``start``, read from the newest end."""
     recent: list[float] = []
     for moment in reversed(window):

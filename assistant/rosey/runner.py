@@ -1,9 +1,10 @@
 """``assistant bot``: the plugin headless, on its own NATS connection.
 
-Connects with the configured credentials, waits for NATS if it is not up
-yet, reconnects forever (logging each disconnect and reconnect; the plugin
-keeps its state meanwhile), and on SIGTERM or SIGINT stops taking requests,
-lets those in flight answer, saves state and exits 0.
+Connects with the configured credentials and TLS (``connection.py``), waits
+for NATS if it is not up yet, reconnects forever (logging each disconnect and
+reconnect; the plugin keeps its state meanwhile), and on SIGTERM or SIGINT
+stops taking requests, lets those in flight answer, saves state and exits 0.
+A server that refuses the bot ends it at once with exit 1 and one line.
 """
 
 from __future__ import annotations
@@ -11,107 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import ssl
 import sys
-from typing import Any
 
-import nats
 from nats.errors import Error as NatsError
 
 from ..config import Config
-from ..rosey_settings import RoseySettings
 from .bus import SecretFilter
+from .connection import NatsRefused, connect
 from .plugin import LLMPlugin
 
 log = logging.getLogger("assistant.rosey")
-
-RECONNECT_WAIT = 2.0
-
-
-class CredentialsRefused(Exception):
-    """The NATS server answered and refused the credentials: retrying cannot help."""
-
-
-def connect_options(settings: RoseySettings, servers: list[str], client: Any) -> dict[str, Any]:
-    """nats-py ``connect`` keyword arguments for ``client``: credentials, TLS, reconnecting forever.
-
-    nats-py retries the first connection too (forever, as asked), reporting each failure
-    to the error callback; refused credentials end that first attempt instead, as no
-    retry can fix them.
-    """
-    url = ", ".join(servers)
-
-    async def disconnected() -> None:
-        if not (client.is_closed or client.is_draining):
-            log.warning("disconnected from NATS; reconnecting (state is kept)")
-
-    async def reconnected() -> None:
-        log.info("reconnected to NATS at %s", _server_url(client))
-
-    async def error(exc: Exception) -> None:
-        reason = str(exc) or type(exc).__name__
-        if client.is_connected or client.is_reconnecting or client.is_closed:
-            log.warning("NATS: %s", reason)
-        elif "authorization violation" in reason.lower() or "authentication" in reason.lower():
-            raise CredentialsRefused(
-                f"NATS at {url} refused the bot's credentials ({reason}): check rosey.user and "
-                "rosey.password, rosey.token or rosey.creds_file"
-            )
-        else:
-            log.warning("cannot reach NATS at %s (%s): is nats-server running? retrying every %g s",
-                        url, reason, RECONNECT_WAIT)
-
-    async def closed() -> None:
-        log.info("NATS connection closed")
-
-    options: dict[str, Any] = {
-        "servers": servers,
-        "name": "rosey-llm",
-        "allow_reconnect": True,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": RECONNECT_WAIT,
-        "connect_timeout": 5,
-        "disconnected_cb": disconnected,
-        "reconnected_cb": reconnected,
-        "error_cb": error,
-        "closed_cb": closed,
-    }
-    if settings.user:
-        options["user"] = settings.user
-    if settings.password is not None:
-        options["password"] = settings.password.get_secret_value()
-    if settings.token is not None:
-        options["token"] = settings.token.get_secret_value()
-    if settings.creds_file:
-        options["user_credentials"] = str(settings.creds_file.expanduser())
-    if settings.tls is not None:
-        context = ssl.create_default_context(
-            cafile=str(settings.tls.ca_file.expanduser()) if settings.tls.ca_file else None
-        )
-        if settings.tls.cert_file:
-            context.load_cert_chain(
-                str(settings.tls.cert_file.expanduser()),
-                str(settings.tls.key_file.expanduser()) if settings.tls.key_file else None,
-            )
-        options["tls"] = context
-    return options
-
-
-async def connect(settings: RoseySettings, url: str, stopping: asyncio.Event) -> Any | None:
-    """A connected client, once NATS answers; None when asked to stop first."""
-    nc = nats.NATS()
-    servers = [one.strip() for one in url.split(",")]
-    connecting = asyncio.ensure_future(nc.connect(**connect_options(settings, servers, nc)))
-    stop = asyncio.ensure_future(stopping.wait())
-    await asyncio.wait({connecting, stop}, return_when=asyncio.FIRST_COMPLETED)
-    stop.cancel()
-    if not connecting.done():
-        connecting.cancel()
-        await asyncio.gather(connecting, return_exceptions=True)
-        return None
-    connecting.result()
-    log.info("connected to NATS at %s", _server_url(nc))
-    return nc
 
 
 async def run_bot(config: Config, nats_url: str | None = None) -> int:
@@ -126,7 +36,7 @@ async def run_bot(config: Config, nats_url: str | None = None) -> int:
     try:
         try:
             nc = await connect(settings, url, stopping)
-        except CredentialsRefused as exc:
+        except NatsRefused as exc:
             log.error("%s", exc)
             return 1
         if nc is None:
@@ -152,11 +62,6 @@ async def run_bot(config: Config, nats_url: str | None = None) -> int:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-
-
-def _server_url(nc: Any) -> str:
-    server = getattr(nc, "connected_url", None)
-    return f"{server.scheme}://{server.hostname}:{server.port}" if server else "?"
 
 
 def _setup_logging() -> None:

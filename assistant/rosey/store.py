@@ -103,6 +103,16 @@ class Store(ABC):
     @abstractmethod
     async def usage(self, day: str) -> dict[UsageKey, Counts]: ...
 
+    async def change_record(
+        self, kind: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Apply ``change`` to the JSON record ``name`` of ``kind`` (``{}`` when new) atomically; returns the result.
+
+        Only a store other processes share has such records (what they count together,
+        like rate-limit windows); an exception from ``change`` leaves the record as it was.
+        """
+        raise NotImplementedError(f"{type(self).__name__} keeps no shared records")
+
 
 def m001_channels_memories_usage(db: sqlite3.Connection) -> None:
     """The first release: channel records, memories, and the usage of each day."""

@@ -95,9 +95,10 @@ class RoseyCore:
         name = event.data.get("command", "").split(maxsplit=1)[0].lower().removeprefix("!")
         plugin = self.commands.get(name)
         if plugin:
-            await self._route_to(plugin, event)
+            await self.route_to(plugin, event)
 
-    async def _route_to(self, plugin: str, event: Event) -> None:
+    async def route_to(self, plugin: str, event: Event) -> None:
+        """``event`` delivered to ``plugin`` as the router delivers it: ``data`` and correlation id unchanged."""
         await self.say(Event(subject=f"rosey.plugins.{plugin}.message", event_type="message", source="router",
                              data=event.data, correlation_id=event.correlation_id, priority=event.priority))
 
@@ -118,7 +119,7 @@ class RoseyCore:
         if not message:
             return
         for plugin in self.fallbacks:
-            await self._route_to(plugin, event)
+            await self.route_to(plugin, event)
         if msg.subject == "rosey.platform.cytube.message":
             async with self._changed:
                 self.room.append(message)
