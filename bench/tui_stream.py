@@ -18,10 +18,10 @@ missing) and counts frames where a terminal would get them. It reports:
 
 - backlog: from the last token leaving on schedule to the first frame showing
   the whole answer finished (figures shown, app idle), with the part spent
-  still reading the stream and the final full Markdown render; after
+  still reading the stream and the final draw that seals the answer; after
   ``--give-up`` seconds it stops waiting and says so;
 - how far the screen trails the model while it streams, frames/s, how many
-  Markdown appends the fragments were batched into, and the CPU it took;
+  draws of the open end the fragments were batched into, and the CPU it took;
 - key-press latency (a key event as the terminal driver delivers it, to the
   prompt's text holding the character and to the first frame showing it),
   while idle and while streaming, in the same run.
@@ -51,9 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from textual import events
-from textual.await_complete import AwaitComplete
 from textual.message import Message as TextualMessage
-from textual.widgets import Markdown, TextArea
+from textual.widgets import TextArea
 from textual.worker import WorkerFailed
 
 from assistant.config import load_config
@@ -69,7 +68,7 @@ SIZE = (100, 40)
 BURST = 0.002  # the least the provider waits for its next token: tokens arrive in bursts, as socket reads do
 KEY_TIMEOUT = 10.0  # a key not drawn by then counts as lost (a hang guard, not a goal)
 HANG_GUARD = 60.0  # seconds to wait for the app to reach a step before calling it stuck
-GOALS = {"backlog": 50.0, "key": 50.0, "usable": 1500.0}  # ms; "no backlog" read as within 3 frames at 60 fps
+GOALS = {"backlog": 50.0, "key": 50.0, "usable": 1500.0, "enter": 20.0}  # ms; "no backlog" read as within 3 frames at 60 fps
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 SECTIONS = [
@@ -179,16 +178,16 @@ class ScreenProbe:
     """Watches the running app from outside: its frames, its Markdown work and its prompt.
 
     Frames are taken where the app hands them to the terminal (``App._display``);
-    ``Markdown.append`` and ``Markdown.update`` of the answer's text are wrapped to count and time them.
+    ``StreamingMarkdown._draw`` (one batch of the answer's text) is wrapped to count and time it.
     """
 
     def __init__(self, app: AssistantApp, provider: PacedMarkdown) -> None:
         self.app = app
         self.provider = provider
         self.frames: list[float] = []
-        self.appends = 0
+        self.draws = 0
         self.lags: list[float] = []
-        self.final_update: float | None = None
+        self.final_draw: float | None = None
         self.status: StatusBar | None = None
         self.answer: AssistantMessage | None = None
         self.shown_at: float | None = None
@@ -198,10 +197,10 @@ class ScreenProbe:
         self.key_in_text_at: float | None = None
         self.key_drawn_at: float | None = None
         self.key_drawn = asyncio.Event()
-        self._originals = (Markdown.append, Markdown.update)
+        self._original_draw = StreamingMarkdown._draw
 
     def install(self) -> None:
-        display, (append, update), probe = self.app._display, self._originals, self
+        display, draw, probe = self.app._display, self._original_draw, self
 
         def display_and_note(screen, renderable):  # type: ignore[no-untyped-def]
             display(screen, renderable)
@@ -209,27 +208,18 @@ class ScreenProbe:
                 renderable.render_segments(probe.app.console)  # what a terminal frame costs on top
                 probe.on_frame()
 
-        def counted_append(markdown: Markdown, fragment: str) -> AwaitComplete:
-            probe.appends += isinstance(markdown.parent, StreamingMarkdown)
-            return append(markdown, fragment)
-
-        def timed_update(markdown: Markdown, text: str) -> AwaitComplete:
+        async def timed_draw(text: StreamingMarkdown, last: bool) -> None:
             started, after_stream = time.perf_counter(), probe.provider.end_read_at is not None
-            pending = update(markdown, text)
-
-            async def updated() -> None:
-                await pending
-                if after_stream and isinstance(markdown.parent, StreamingMarkdown):
-                    probe.final_update = (probe.final_update or 0.0) + time.perf_counter() - started
-
-            return AwaitComplete(updated())
+            await draw(text, last)
+            probe.draws += 1
+            if after_stream and last:
+                probe.final_draw = (probe.final_draw or 0.0) + time.perf_counter() - started
 
         self.app._display = display_and_note  # type: ignore[method-assign]
-        Markdown.append = counted_append  # type: ignore[method-assign]
-        Markdown.update = timed_update  # type: ignore[method-assign]
+        StreamingMarkdown._draw = timed_draw  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
-        Markdown.append, Markdown.update = self._originals  # type: ignore[method-assign]
+        StreamingMarkdown._draw = self._original_draw  # type: ignore[method-assign]
 
     def expect_key(self, prompt: TextArea) -> None:
         """Watch for the next character typed into ``prompt``."""
@@ -331,8 +321,10 @@ async def bench_streaming(args: argparse.Namespace, data_dir: Path) -> dict:
             figures["idle_keys"] = await press_many(app, probe, args.presses, 0.02)
 
             prompt.load_text("Explain how to set up every backend, with code and tables.")
+            entered = time.perf_counter()
             send_key(app, "enter", "\r")
             await until(app, lambda: provider.started is not None, "the question to reach the model")
+            figures["enter_to_request"] = provider.started - entered
             probe.answer = app.last_answer()  # mounted before the model is asked; found once, not per frame
             cpu_started, stream_started = time.process_time(), provider.started
             await asyncio.sleep(0.1 * args.seconds)
@@ -348,8 +340,8 @@ async def bench_streaming(args: argparse.Namespace, data_dir: Path) -> dict:
             ended = probe.shown_at or time.perf_counter()
             figures["cores"] = (time.process_time() - cpu_started) / (ended - stream_started)
             figures["caught_up"] = provider.end_read_at and provider.end_read_at - provider.last_sent_at
-            figures["final_update"] = probe.final_update
-            figures["appends"] = probe.appends
+            figures["final_draw"] = probe.final_draw
+            figures["draws"] = probe.draws
             figures["lags"] = probe.lags
             figures["fps"] = sum(stream_started <= t <= provider.last_sent_at for t in probe.frames) / (
                 provider.last_sent_at - stream_started)
@@ -404,11 +396,13 @@ def report(args: argparse.Namespace, loads: tuple[float, float], stream: dict, l
     if "exit_error" in stream:
         print(f"    gave up waiting; then quitting the app mid-answer failed: {stream['exit_error']}")
     _row("  the app still reading the stream after its last token", _ms(stream["caught_up"]))
-    _row("  final Markdown.update of the whole answer", _ms(stream["final_update"]))
+    _row("  the last draw, sealing the end of the answer", _ms(stream["final_draw"]))
+    _row("Enter -> the request leaving for the model", _ms(stream["enter_to_request"]), _ms(GOALS["enter"] / 1000),
+         _verdict(stream["enter_to_request"], GOALS["enter"]))
     _row("", "median", "p95", "max")
     _spread_row(f"screen behind the model, ms ({len(stream['lags'])} frames)", stream["lags"])
     _row("frames per second while the model streams", f"{stream['fps']:.1f}")
-    _row(f"Markdown appends for {stream['tokens']} fragments written", str(stream["appends"]))
+    _row(f"draws of the open end for {stream['tokens']} fragments written", str(stream["draws"]))
     _row("CPU of the app process, first token to answer shown (cores)", f"{stream['cores']:.2f}")
     idle, busy = stream["idle_keys"], stream["stream_keys"]
     drawn_idle, drawn_busy = [d for _, d in idle], [d for _, d in busy]

@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 
 from textual import events
 from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
 
 from llm import Message, MessageRole
 
 from ..events import ToolStarted
-from .markdown_feed import StreamingMarkdown
 from .messages import StatusChanged, TypedOnEntry
 from .turn_view import TurnView
 from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, ToolCallEntry, UserMessage
+
+DRAWN_AT_ONCE = 40  # messages of a saved conversation drawn when it opens, and per batch as it is scrolled up
+
+
+def _turn_start(messages: list[Message], index: int) -> int:
+    """The first message of the turn holding ``messages[index]`` (0 for an index before the start)."""
+    if index <= 0:
+        return 0
+    while index > 0 and messages[index].role is not MessageRole.USER:
+        index -= 1
+    return index
+
+
+class EarlierMessages(Static, can_focus=True):
+    """The start of a long conversation, not drawn yet: one line saying how much is above."""
+
+    DEFAULT_CSS = """
+    EarlierMessages { color: $text-muted; text-align: center; margin: 0 0 1 0; }
+    EarlierMessages:focus { background: $boost; }
+    """
+
+    def __init__(self, messages: list[Message]) -> None:
+        super().__init__(markup=False)
+        self.messages = messages
+        self._say_how_many()
+
+    def take_last_batch(self) -> list[Message]:
+        """The last ``DRAWN_AT_ONCE`` messages or so (whole turns), taken out of those waiting."""
+        start = _turn_start(self.messages, len(self.messages) - DRAWN_AT_ONCE)
+        batch, self.messages = self.messages[start:], self.messages[:start]
+        self._say_how_many()
+        return batch
+
+    def _say_how_many(self) -> None:
+        self.update(f"↑ {len(self.messages)} earlier messages: scroll up to see them")
 
 
 class ChatLog(VerticalScroll):
@@ -27,20 +64,27 @@ class ChatLog(VerticalScroll):
     ChatLog { height: 1fr; padding: 0 1; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._tool_source: Callable[[str], str] = lambda name: ""
+        self._drawing_earlier = asyncio.Lock()
+
     def on_mount(self) -> None:
         self.anchor()
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.call_after_refresh(self._park_far_chunks)  # once the scroll has moved the chunks
-
-    def _park_far_chunks(self) -> None:
-        for text in self.query(StreamingMarkdown):
-            text.park_far_chunks(self.region)
-
     def on_key(self, event: events.Key) -> None:
-        """Typing on a focused message types into the prompt (``c``, the message's copy key, aside)."""
-        if isinstance(self.screen.focused, ChatEntry) and event.is_printable and event.character != "c":
+        """Typing on a focused message types into the prompt (``c``, the message's copy key, aside).
+
+        Enter there goes back to the prompt too, and the log back to its end, following the answers again.
+        """
+        if not isinstance(self.screen.focused, ChatEntry):
+            return
+        if event.key == "enter":
+            event.stop()
+            self.scroll_end(animate=False)
+            self.anchor()
+            self.post_message(TypedOnEntry(""))
+        elif event.is_printable and event.character != "c":
             event.stop()
             self.post_message(TypedOnEntry(event.character or ""))
 
@@ -51,36 +95,105 @@ class ChatLog(VerticalScroll):
         await self.mount(ErrorNote(message))
 
     async def show_user_message(self, text: str, attachments: list[str] | None = None) -> None:
-        await self.mount(UserMessage(text, attachments))
+        """The question at the bottom; not waiting for it to be drawn, so its answer is asked for at once."""
+        self.mount(UserMessage(text, attachments))
 
     async def start_answer(self) -> TurnView:
-        """An empty answer at the bottom, for a turn's events; the assistant is thinking from here on."""
+        """An empty answer at the bottom, for a turn's events; the assistant is thinking from here on.
+
+        It returns before the answer is mounted (that takes a frame or two),
+        so the question leaves for the model at once; the view waits for the
+        mount before it draws the first event.
+        """
         answer = AssistantMessage()
-        await self.mount(answer)
+        mounted = self.mount(answer)
         self.post_message(StatusChanged(state="thinking"))
-        return TurnView(self, answer)
+        return TurnView(self, answer, mounted)
 
     async def show_conversation(self, messages: Iterable[Message], tool_source: Callable[[str], str]) -> None:
-        """Replace the log with a saved conversation, drawn as it looked when it was written."""
+        """Replace the log with a saved conversation, drawn as it looked when it was written.
+
+        Only the last ``DRAWN_AT_ONCE`` messages are drawn now; the earlier ones
+        wait in an ``EarlierMessages`` at the top, drawn a batch at a time as
+        the log is scrolled up to them (or Tab reaches them), so a long
+        conversation opens as fast as a short one and costs no more after.
+        """
         await self.remove_children()
+        said = [message for message in messages if message.role is not MessageRole.SYSTEM]
+        start = _turn_start(said, len(said) - DRAWN_AT_ONCE)
+        self._tool_source = tool_source
+        if start:
+            await self.mount(EarlierMessages(said[:start]))
+        await self._draw_messages(said[start:], after=None)
+
+    async def _draw_messages(self, messages: list[Message], after: Widget | None) -> None:
+        """Draw ``messages`` (whole turns) after ``after``, or at the end of the log."""
+        entries: list[Widget] = []
         answer: AssistantMessage | None = None
-        tool_entries: dict[str, ToolCallEntry] = {}
+        answers: list[tuple[AssistantMessage, list[Message]]] = []
         for message in messages:
             if message.role is MessageRole.USER:
                 answer = None
-                await self.show_user_message(message.content)
+                entries.append(UserMessage(message.content))
             elif message.role is MessageRole.ASSISTANT:
                 if answer is None:
                     answer = AssistantMessage()
-                    await self.mount(answer)
-                if message.content:
-                    await answer.append(message.content)
-                for call in message.tool_calls or []:
-                    tool_entries[call.id] = await answer.tool_started(ToolStarted(call, tool_source(call.name)))
-            elif message.role is MessageRole.TOOL and message.tool_call_id in tool_entries:
-                tool_entries[message.tool_call_id].show_result(message.content)
-        for answer in self.query(AssistantMessage):
-            await answer.finish()
+                    entries.append(answer)
+                    answers.append((answer, []))
+                answers[-1][1].append(message)
+            elif message.role is MessageRole.TOOL and answer is not None:
+                answers[-1][1].append(message)
+        if after is None:
+            await self.mount_all(entries)
+        else:
+            await self.mount_all(entries, after=after)
+        for answer, said in answers:
+            if not answer.is_attached:  # the app is closing
+                return
+            await self._draw_answer(answer, said)
+
+    async def _draw_answer(self, answer: AssistantMessage, messages: list[Message]) -> None:
+        tool_entries: dict[str, ToolCallEntry] = {}
+        for message in messages:
+            if message.role is MessageRole.TOOL:
+                if message.tool_call_id in tool_entries:
+                    tool_entries[message.tool_call_id].show_result(message.content)
+                continue
+            if message.content:
+                await answer.append(message.content)
+            for call in message.tool_calls or []:
+                tool_entries[call.id] = await answer.tool_started(ToolStarted(call, self._tool_source(call.name)))
+        await answer.finish()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < self.size.height:  # a screen from the top: what is above is about to be seen
+            self.call_after_refresh(self.draw_earlier)
+
+    async def draw_earlier(self) -> list[Widget]:
+        """Draw the last batch of the messages not drawn yet, keeping what is on screen where it is."""
+        async with self._drawing_earlier:  # scrolling and Tab may both ask: one batch at a time
+            earlier = self.query_children(EarlierMessages)
+            if not earlier:
+                return []
+            fold = earlier.first()
+            batch = fold.take_last_batch()
+            before = set(self.children)
+            from_bottom = self.max_scroll_y - self.scroll_y
+            await self._draw_messages(batch, after=fold)
+            if not fold.messages:
+                await fold.remove()
+            self.call_after_refresh(lambda: self.scroll_to(y=self.max_scroll_y - from_bottom, animate=False))
+            return [child for child in self.children if child not in before]
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, EarlierMessages):
+            self.run_worker(self._focus_earlier(), group="earlier")
+
+    async def _focus_earlier(self) -> None:
+        drawn = [entry for entry in await self.draw_earlier() if isinstance(entry, ChatEntry)]
+        if drawn:
+            drawn[-1].focus()
 
     async def start_over(self) -> None:
         """An empty log, for a new conversation."""

@@ -104,7 +104,8 @@ class SlashCommands:
         if not found:
             await self.chat_log.show_notice("No saved conversation yet: this is a new one.")
             return
-        await self.chat_log.show_conversation(self.session.context.get_messages(), self.session.tool_source)
+        saved = self.session.store.messages(self.session.conversation_id)  # all of it: the model sees the last turns
+        await self.chat_log.show_conversation([stored.message for stored in saved], self.session.tool_source)
         title = self.session.store.get(self.session.conversation_id).display_title
         await self.chat_log.show_notice(f"Continuing “{title}”.")
         self.chat_log.post_message(StatusChanged())

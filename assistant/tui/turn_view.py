@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from textual.widget import Widget
 
 from ..events import ToolFinished, ToolStarted, TurnDone, TurnError, TurnEvent, TurnReasoning, TurnText
@@ -19,14 +21,21 @@ class TurnView:
     interruption.
     """
 
-    def __init__(self, chat_log: Widget, answer: AssistantMessage) -> None:
+    def __init__(self, chat_log: Widget, answer: AssistantMessage, mounted: Awaitable[object] | None = None) -> None:
         self.chat_log = chat_log
         self.answer = answer
+        self._mounted = mounted
         self.tools: dict[str, ToolCallEntry] = {}
         self._finishing = False
         self._writing = False
 
+    async def _answer_mounted(self) -> None:
+        if self._mounted is not None:
+            mounted, self._mounted = self._mounted, None
+            await mounted
+
     async def show(self, event: TurnEvent) -> None:
+        await self._answer_mounted()
         answer = self.answer
         if isinstance(event, TurnText):
             if not self._writing:  # once per run of text: the bar never says "thinking" over streaming text
@@ -52,4 +61,5 @@ class TurnView:
     async def finish(self, done: TurnDone | None = None, note: str | None = None) -> None:
         if not self._finishing:
             self._finishing = True  # before the await: an Escape during the last render must not finish it twice
+            await self._answer_mounted()
             await self.answer.finish(done, note)

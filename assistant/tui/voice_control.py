@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..events import TurnEvent
 from ..session import Session
-from ..voice.events import Heard, Hearing, Ignored, Interrupted, Latency, Listening, Speaking, VoiceEvent
+from ..voice.events import (
+    Heard,
+    Hearing,
+    Ignored,
+    Interrupted,
+    Latency,
+    Listening,
+    Speaking,
+    VoiceEvent,
+    WakeWordHeard,
+)
 from ..voice.loop import VoiceLoop
 from ..voice.models import SpeechModels
 from .chat_log import ChatLog
@@ -109,7 +119,10 @@ class VoiceControl:
 
     async def show(self, event: VoiceEvent | TurnEvent) -> None:
         if isinstance(event, Listening):
+            self._status(f"waiting for “{event.wake_word}”" if event.wake_word else "listening")
+        elif isinstance(event, WakeWordHeard):
             self._status("listening")
+            self.chat_log.notify(f"👂 {event.wake_word}", timeout=1.5)
         elif isinstance(event, Hearing):
             self._status("hearing you")
         elif isinstance(event, Heard):
@@ -126,7 +139,8 @@ class VoiceControl:
                 await self._view.answer.add_note(latency_line(event))
             self._status("listening")
         elif isinstance(event, Ignored):
-            self.chat_log.notify(f"Not taken as a turn ({event.reason}): {event.text}", timeout=3)
+            if event.reason not in ("no wake word", "wake word"):  # a room's chatter is not news
+                self.chat_log.notify(f"Not taken as a turn ({event.reason}): {event.text}", timeout=3)
         elif self._view is not None:
             await self._view.show(event)
 

@@ -105,7 +105,6 @@ class AssistantMessage(ChatEntry):
     DEFAULT_CSS = """
     AssistantMessage { border-left: thick $success; }
     AssistantMessage > .speaker { color: $success; }
-    AssistantMessage Markdown { margin: 0; padding: 0; background: transparent; }
     AssistantMessage StreamingMarkdown { margin: 0; padding: 0; }
     AssistantMessage .reasoning { color: $text-muted; }
     AssistantMessage #thinking { display: none; }

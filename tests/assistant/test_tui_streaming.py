@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 from assistant.tui.app import AssistantApp
-from assistant.tui.markdown_feed import SealedChunk, StreamingMarkdown, new_markdown
+from assistant.tui.markdown_feed import AnswerMarkdown, SealedChunk, StreamingMarkdown
 from assistant.tui.widgets import AssistantMessage
 from tests.assistant.tui_helpers import (
     answer_finished,
@@ -53,14 +53,14 @@ def cells(strips: list) -> list[list[tuple[str, object]]]:
 async def test_a_streamed_answer_looks_as_the_whole_answer_drawn_at_once(
     tmp_path: Path, model_path: Path, scripted_openai
 ) -> None:
-    scripted_openai.reply(TRICKY, pieces=len(TRICKY) // 3)  # headings, fences and table rows cut mid-token
+    scripted_openai.reply(TRICKY, pieces=len(TRICKY) // 3, piece_delay=0.002)  # fences and table rows cut mid-token
     app = AssistantApp(scripted_config(tmp_path, model_path, scripted_openai))
     async with app.run_test(size=(100, 260)) as pilot:
         await ask(pilot, "How do I set it up?")
         answer = await answer_finished(pilot, 1)
-        assert answer.query(SealedChunk), "the answer is long enough for its finished blocks to be sealed"
+        assert len(answer.query(SealedChunk)) > 1, "finished blocks were sealed while the answer streamed"
 
-        reference = new_markdown(TRICKY)
+        reference = Static(AnswerMarkdown(TRICKY))
         await answer.mount(reference, before=answer.query_one(StreamingMarkdown))
         await pilot.pause()
 
@@ -143,7 +143,7 @@ async def test_single_line_breaks_in_an_answer_are_shown(tmp_path: Path, model_p
         await ask(pilot, "Count to three, one per line.")
         answer = await answer_finished(pilot, 1)
 
-        shown = [line.strip() for line in seen_lines(pilot, answer.query_one(Markdown))]
+        shown = [line.strip() for line in seen_lines(pilot, answer.query_one(StreamingMarkdown))]
         assert shown[:3] == ["1", "2", "3"]
 
 

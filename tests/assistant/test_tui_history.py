@@ -1,0 +1,103 @@
+"""A long saved conversation opens at its end, every turn of it can be reached and copied, the model sees the last."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from assistant.store import ConversationStore
+from assistant.tui.app import AssistantApp
+from assistant.tui.chat_log import EarlierMessages
+from assistant.tui.widgets import AssistantMessage, UserMessage
+from llm import Message, MessageRole
+from tests.assistant.tui_helpers import answers, scripted_config, seen_lines, wait_until
+
+MESSAGES = 500
+
+
+def question(n: int) -> str:
+    return f"Question {n}: what is {n} squared?"
+
+
+def answer(n: int) -> str:
+    return f"**{n} squared** is {n * n}.\n\n- checked\n- twice"
+
+
+def resumed_app(tmp_path: Path, model_path: Path, server: Any, messages: int = MESSAGES) -> AssistantApp:
+    """The app continuing a saved conversation of ``messages`` messages: questions and their answers."""
+    config = scripted_config(tmp_path, model_path, server)
+    with ConversationStore.open_default(config.data_dir) as store:
+        conversation = store.create(title="Squares")
+        for n in range(messages // 2):
+            store.add_message(conversation, Message(MessageRole.USER, question(n)))
+            store.add_message(conversation, Message(MessageRole.ASSISTANT, answer(n)))
+    return AssistantApp(config, resume=True)
+
+
+async def restored(pilot: Pilot) -> None:
+    await wait_until(pilot, lambda: answers(pilot) and answers(pilot)[-1].finished, "the restored conversation")
+
+
+async def test_a_conversation_of_500_messages_opens_at_its_last_turn_and_every_turn_can_be_copied(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    app = resumed_app(tmp_path, model_path, scripted_openai)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await restored(pilot)
+        await pilot.pause()
+        log = app.query_one("#log")
+        shown = "\n".join(seen_lines(pilot, log))
+        last = MESSAGES // 2 - 1
+        assert question(last) in shown and f"{last} squared is {last * last}." in shown
+        assert len(app.session.context.get_messages()) < MESSAGES, "the model is sent only the last turns"
+
+        while app.query(EarlierMessages):
+            log.scroll_home(animate=False)
+            await pilot.pause()
+        await wait_until(pilot, lambda: all(entry.finished for entry in answers(pilot)), "every answer drawn")
+
+        questions = [entry.copy_text() for entry in app.query(UserMessage)]
+        replies = [entry.copy_text() for entry in app.query(AssistantMessage)]
+        assert questions == [question(n) for n in range(MESSAGES // 2)]
+        assert replies == [answer(n) for n in range(MESSAGES // 2)]
+        first = app.query(AssistantMessage).first()
+        first.focus()
+        await pilot.press("c")
+        assert app.clipboard == answer(0)
+
+
+async def test_shift_tab_from_the_oldest_drawn_turn_draws_the_turns_before_it(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    app = resumed_app(tmp_path, model_path, scripted_openai)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await restored(pilot)
+        oldest_drawn = app.query(UserMessage).first()
+        oldest_drawn.focus()
+
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused is not oldest_drawn
+                         and not isinstance(app.focused, EarlierMessages), "focus on an earlier turn")
+
+        assert isinstance(app.focused, AssistantMessage)
+        assert app.focused.copy_text() == answer(int(oldest_drawn.copy_text().split()[1].rstrip(":")) - 1)
+
+
+async def test_enter_on_an_old_message_goes_back_to_the_prompt_and_the_end_of_the_log(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    app = resumed_app(tmp_path, model_path, scripted_openai, messages=20)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await restored(pilot)
+        log = app.query_one("#log")
+        app.query(UserMessage).first().focus()
+        await pilot.pause()
+        assert question(0) in "\n".join(seen_lines(pilot, log)), "focus scrolled the log up to the first question"
+
+        await pilot.press("enter")
+        await pilot.pause()
+
+        assert app.query_one("#prompt").has_focus
+        assert "9 squared is 81." in "\n".join(seen_lines(pilot, log)), "the log is back at its last answer"
