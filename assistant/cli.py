@@ -9,7 +9,8 @@
     assistant bot                the Rosey chat-bot plugin on NATS, headless
     assistant transcribe FILE    what is said in a recording (wav, flac, mp3)
     assistant say "text" [-o F]  speak text (or write it to a WAV file)
-    assistant listen --input IN.wav --output OUT.wav --json   one spoken turn through the voice loop
+    assistant listen --input IN.wav --output OUT.wav --json [--echo DB] [--turns N]
+                                 spoken turns through the voice loop, in a simulated room
     assistant voice              the voice loop on the microphone and speaker, without the app
     assistant wyoming            Whisper, Piper and the assistant for Home Assistant (Wyoming protocol)
 
@@ -24,7 +25,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, ConfigError, load_config
 
@@ -63,10 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     say = commands.add_parser("say", parents=[common], help="speak text, or write it to a WAV file")
     say.add_argument("text", help='what to say; "-" reads it from standard input')
     say.add_argument("-o", "--output", metavar="FILE", help="write a WAV file instead of playing it")
-    listen = commands.add_parser("listen", parents=[common], help="one spoken turn from a WAV file, answered into one")
+    listen = commands.add_parser(
+        "listen", parents=[common], help="spoken turns from a WAV file, answered into one, in a simulated room"
+    )
     listen.add_argument("--input", required=True, metavar="IN.wav", help="the person's speech (fed in real time)")
     listen.add_argument("--output", required=True, metavar="OUT.wav", help="what the speaker would have played")
-    listen.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    listen.add_argument("--json", action="store_true", help="print one JSON line per utterance heard")
+    echo = listen.add_mutually_exclusive_group()
+    echo.add_argument("--echo-ir", metavar="IR.wav", type=Path, help="the room's impulse response, speaker to mic")
+    echo.add_argument("--echo", metavar="DB", type=float, help="a small room's echo at DB (0 = as loud as played)")
+    listen.add_argument("--echo-delay", metavar="MS", type=float, default=40.0, help="with --echo: its delay (40)")
+    listen.add_argument("--turns", metavar="N", type=int, default=1, help="answer N turns (or until input ends)")
     commands.add_parser("voice", parents=[common], help="talk on the microphone and speaker, without the app")
     bot = commands.add_parser("bot", parents=[common], help="run the Rosey chat-bot plugin on NATS, headless")
     bot.add_argument("--nats-url", default=None, help="NATS server URL (overrides rosey.nats_url)")
@@ -306,21 +314,29 @@ async def _listen(config: Config, args: argparse.Namespace) -> int:
 
     from audio import AudioError
 
-    from .voice.cli import listen
+    from .voice.cli import EchoPath, listen
 
+    def show(line: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+        elif line.get("turn"):
+            print(f"you: {line['transcript']}\nrosey: {line['reply']}\nfirst audio: {line['first_audio_ms']} ms")
+        else:
+            print(f"(not a turn: {line.get('reason') or line.get('error')}) {line.get('heard', '')}")
+
+    if args.turns < 1:
+        print("error: --turns must be 1 or more", file=sys.stderr)
+        return 2
     session = _session(config)
     try:
-        report = await listen(config, session, Path(args.input), Path(args.output))
+        echo = EchoPath(args.echo_ir, args.echo, args.echo_delay)
+        lines = await listen(config, session, Path(args.input), Path(args.output), echo, args.turns, show)
     except AudioError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     finally:
         await session.close()
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        print(f"you: {report['transcript']}\nrosey: {report['reply']}\nfirst audio: {report['first_audio_ms']} ms")
-    return 0 if report.get("transcript") else 1
+    return 0 if any(line["turn"] for line in lines) else 1
 
 
 async def _voice(config: Config, args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .aec import FarEnd
 from .devices import open_stream, sounddevice
 from .errors import AudioFileError
 from .resample import resample
@@ -53,6 +54,8 @@ class Playback:
 @runtime_checkable
 class AudioOutput(Protocol):
     sample_rate: int | None
+    far_end: FarEnd
+    """What was played and when: the echo canceller's reference."""
 
     async def play(self, chunk: AudioChunk) -> None:
         """Queue ``chunk`` after what is already queued; returns at once."""
@@ -119,6 +122,7 @@ class SoundDeviceOutput:
         self._restart_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ran_dry = asyncio.Event()
+        self.far_end = FarEnd()
 
     async def play(self, chunk: AudioChunk) -> None:
         self._loop = asyncio.get_running_loop()
@@ -131,6 +135,8 @@ class SoundDeviceOutput:
             self._log.add(chunk.text, len(pcm))
             self._idle = 0
             restart = self._pausing or not self._stream.active
+            starts_at = self._queued_until(len(pcm))
+        self.far_end.played(starts_at, chunk.pcm, chunk.sample_rate)
         self._ran_dry.clear()
         if restart:
             await asyncio.to_thread(self._restart)
@@ -149,6 +155,7 @@ class SoundDeviceOutput:
         with self._lock:
             self._pending.clear()
             self._offset = 0
+        self.far_end.cut(time.monotonic())
         if self._stream is not None and self._stream.active:
             self._stream.abort()  # also drops what the device holds, so the cut is immediate
         self._ran_dry.set()
@@ -213,6 +220,21 @@ class SoundDeviceOutput:
                 self._pausing = True
                 raise self._sd.CallbackStop
 
+    def _queued_until(self, added: int) -> float:
+        """When the last ``added`` frames of the queue will leave the speaker, on the monotonic clock.
+
+        An estimate from the device clock of the last callback; it errs early
+        rather than late, which the echo canceller's delay search absorbs.
+        """
+        rate = self.sample_rate or 1
+        ahead = (self._log.frames - added - self._handed) / rate
+        stream = self._stream
+        if stream is None or not stream.active or self._clock[1] <= 0:
+            return time.monotonic() + max(ahead, 0.0)
+        before_last, dac_time = self._clock
+        dac_wall = time.monotonic() + (dac_time - stream.time)
+        return dac_wall + (self._log.frames - added - before_last) / rate
+
     def _notify_ran_dry(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._ran_dry.set)
@@ -257,7 +279,9 @@ class WavFileOutput:
         self.path = Path(path)
         self.sample_rate: int | None = None
         """The first chunk's rate; later chunks are resampled to it."""
-        self._started = time.monotonic()
+        self.started = time.monotonic()
+        """The monotonic time of sample 0."""
+        self.far_end = FarEnd(origin=self.started)
         self._segments: list[tuple[int, np.ndarray]] = []
         self._end = 0
         self._log = _SpeechLog()
@@ -268,6 +292,7 @@ class WavFileOutput:
         pcm = resample(chunk.pcm, chunk.sample_rate, rate)
         start = max(self._now(), self._end)
         self._segments.append((start, pcm))
+        self.far_end.played(self.started + start / rate, pcm, rate)
         self._log_segments.append((start, len(pcm)))
         self._log.add(chunk.text, len(pcm))
         self._end = start + len(pcm)
@@ -280,6 +305,8 @@ class WavFileOutput:
     def stop(self) -> Playback:
         now = self._now()
         heard = self._heard_frames(now)
+        if self.sample_rate:
+            self.far_end.cut(self.started + now / self.sample_rate)
         self._segments = [(start, pcm[: now - start]) for start, pcm in self._segments if start < now]
         self._end = min(self._end, now)
         return self._reset(heard)
@@ -287,6 +314,11 @@ class WavFileOutput:
     @property
     def played_seconds(self) -> float:
         return self._heard_frames(self._now()) / self.sample_rate if self.sample_rate else 0.0
+
+    @property
+    def busy(self) -> bool:
+        """Audio is queued that has not been played yet."""
+        return self._end > self._now()
 
     async def close(self) -> None:
         import soundfile
@@ -302,7 +334,7 @@ class WavFileOutput:
             raise AudioFileError(f"cannot write {self.path}: {exc}") from None
 
     def _now(self) -> int:
-        return round((time.monotonic() - self._started) * (self.sample_rate or 0))
+        return round((time.monotonic() - self.started) * (self.sample_rate or 0))
 
     def _heard_frames(self, now: int) -> int:
         return sum(min(max(now - start, 0), length) for start, length in self._log_segments)

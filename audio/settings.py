@@ -84,12 +84,24 @@ class VADSettings(_Section):
         return self
 
 
+class AECSettings(_Section):
+    """Echo cancellation and noise suppression of the microphone (WebRTC AEC3)."""
+
+    enabled: bool = Field(
+        default=True, description="take the speaker's sound out of the microphone; off for headphones or to compare"
+    )
+    noise_suppression: int = Field(
+        default=1, ge=0, le=4, description="0 = off; 1-4 = remove 6, 12, 18 or 21 dB of steady noise (fans, street)"
+    )
+
+
 class AudioSettings(_Section):
     """Everything the ears and the mouth need."""
 
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
     vad: VADSettings = Field(default_factory=VADSettings)
+    aec: AECSettings = Field(default_factory=AECSettings)
     input_device: int | str | None = Field(default=None, description="sounddevice name or index; empty = default")
     output_device: int | str | None = Field(default=None, description="sounddevice name or index; empty = default")
     cache_dir: Path | None = Field(default=None, description="where the bundled base model is assembled")

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..events import TurnEvent, TurnText
-from .events import Heard, Interrupted, Latency, Listening, VoiceEvent
+from .events import EventSink, Heard, Ignored, Interrupted, Latency, Listening, VoiceEvent, WakeWordHeard
 from .loop import VoiceLoop
 from .models import SpeechModels
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from audio.room import SimulatedRoom
+
     from ..session import Session
 
 
@@ -32,13 +37,68 @@ def latency_report(latency: Latency) -> dict[str, Any]:
     return report
 
 
-async def listen(config: Config, session: Session, input_path: Path, output_path: Path) -> dict[str, Any]:
-    """One spoken turn from a WAV file, answered into a WAV file on the same clock.
+@dataclass(frozen=True)
+class EchoPath:
+    """How the simulated room carries the speaker back to the microphone (`listen --echo-ir/--echo`)."""
 
-    The models are loaded and warmed before the microphone opens, as in the app, so
-    the turn's latency is a warm turn's; ``warmup_ms`` says what loading cost.
+    impulse_response: Path | None = None
+    level_db: float | None = None
+    delay_ms: float = 40.0
+
+    def response(self) -> np.ndarray | None:
+        from audio.room import read_impulse_response, room_impulse_response
+
+        if self.impulse_response is not None:
+            return read_impulse_response(self.impulse_response)
+        if self.level_db is not None:
+            return room_impulse_response(delay_ms=self.delay_ms, level_db=self.level_db)
+        return None
+
+
+async def converse_in_room(
+    config: Config, session: Session, models: SpeechModels, room: SimulatedRoom, turns: int,
+    on_event: EventSink | None = None,
+) -> VoiceLoop:
+    """The voice loop in a simulated room until ``turns`` answers were spoken or the room fell quiet."""
+    try:
+        loop = VoiceLoop.from_config(config, session, models, room.microphone, room.speaker, on_event)
+        room.keep_listening = lambda: loop.answering
+        await loop.run(max_turns=turns)
+    finally:
+        await room.speaker.close()
+    return loop
+
+
+async def listen(
+    config: Config,
+    session: Session,
+    input_path: Path,
+    output_path: Path,
+    echo: EchoPath | None = None,
+    turns: int = 1,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Spoken turns from a WAV file, answered into a WAV file on the same clock, in a simulated room.
+
+    One line per utterance heard: a turn's timeline (``turn: true``), or why it
+    was not a turn. The models are loaded and warmed before the microphone
+    opens, as in the app, so the first turn is a warm turn; ``warmup_ms`` says
+    what loading cost.
     """
-    from audio import WavFileInput, WavFileOutput
+    from audio.room import SimulatedRoom
+
+    lines: list[dict[str, Any]] = []
+
+    def add(line: dict[str, Any]) -> None:
+        lines.append(line)
+        if on_line is not None:
+            on_line(line)
+
+    def report(event: VoiceEvent | TurnEvent) -> None:
+        if isinstance(event, Latency):
+            add({"turn": True, **latency_report(event), "warmup_ms": warmup_ms})
+        elif isinstance(event, Ignored):
+            add({"turn": False, "heard": event.text, "reason": event.reason})
 
     models = SpeechModels.from_config(config)
     try:
@@ -46,18 +106,14 @@ async def listen(config: Config, session: Session, input_path: Path, output_path
         await models.warm(session)
         warmup_ms = round((time.perf_counter() - started) * 1000, 1)
         trailing = (config.audio.vad.min_silence_ms + 500) / 1000
-        microphone = WavFileInput(input_path, realtime=True, trailing_silence=trailing)
-        speaker = WavFileOutput(output_path)
-        try:
-            turns = await VoiceLoop.from_config(config, session, models, microphone, speaker).run(max_turns=1)
-        finally:
-            await speaker.close()
+        room = SimulatedRoom(input_path, output_path, (echo or EchoPath()).response(), trailing_silence=trailing)
+        await converse_in_room(config, session, models, room, turns, report)
     finally:
         models.close()
-    if not turns:
-        return {"transcript": "", "reply": "", "first_audio_ms": None, "warmup_ms": warmup_ms,
-                "error": "no speech was heard"}
-    return {**latency_report(turns[0]), "warmup_ms": warmup_ms}
+    if not any(line["turn"] for line in lines):
+        add({"turn": False, "transcript": "", "reply": "", "first_audio_ms": None, "warmup_ms": warmup_ms,
+             "error": "no speech was heard" if not lines else "nothing heard was a turn"})
+    return lines
 
 
 async def voice(config: Config, session: Session) -> int:
@@ -66,7 +122,9 @@ async def voice(config: Config, session: Session) -> int:
 
     def show(event: VoiceEvent | TurnEvent) -> None:
         if isinstance(event, Listening):
-            print("(listening)", flush=True)
+            print(f"(waiting for '{event.wake_word}')" if event.wake_word else "(listening)", flush=True)
+        elif isinstance(event, WakeWordHeard):
+            print(f"({event.wake_word}: listening)", flush=True)
         elif isinstance(event, Heard):
             print(f"you> {event.text}\nrosey> ", end="", flush=True)
         elif isinstance(event, TurnText):

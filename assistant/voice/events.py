@@ -14,7 +14,16 @@ from ..events import TurnEvent
 
 @dataclass(frozen=True, slots=True)
 class Listening:
-    """The microphone is open and nobody is speaking."""
+    """The microphone is open and nobody is speaking; ``wake_word`` is set while only it starts a turn."""
+
+    wake_word: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WakeWordHeard:
+    """The person called the assistant: what they say now is a turn."""
+
+    wake_word: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +40,11 @@ class Heard:
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
-    """Something was heard but is not a turn (silence, noise, our own echo); ``reason`` says which."""
+    """Something was heard but is not a turn.
+
+    ``reason``: "noise", "own voice", "no wake word", or "wake word" (the call
+    alone: what comes next is the turn).
+    """
 
     text: str
     reason: str
@@ -63,6 +76,12 @@ class Latency:
     tts_first_ms: float | None = None
     early_start: bool = False
     interrupted: bool = False
+    barge_in_ms: float | None = None
+    """For an interrupted answer: from the start of the speech that stopped it to its last sample played."""
+    erle_db: float | None = None
+    """How much of the answer's echo the echo canceller removed."""
+    echo_delay_ms: float | None = None
+    """How long the answer took from the speaker to the microphone, as the canceller measured it."""
 
     @property
     def stages_ms(self) -> float:
@@ -71,6 +90,6 @@ class Latency:
         return sum(part or 0.0 for part in parts)
 
 
-VoiceEvent = Listening | Hearing | Heard | Ignored | Speaking | Interrupted | Latency
+VoiceEvent = Listening | WakeWordHeard | Hearing | Heard | Ignored | Speaking | Interrupted | Latency
 EventSink = Callable[[VoiceEvent | TurnEvent], None]
 """Where the loop reports: its own events, and the events of the turn it is answering."""

@@ -15,20 +15,25 @@ second. Two things make it feel quick and polite:
   words that were actually heard, marked as interrupted, and what the person
   says becomes the next turn. Input that repeats the assistant's own recent
   words (its voice leaking into the microphone) is ignored.
+
+The microphone is heard through ``Ears``: the speaker's echo is cancelled
+before anything listens, so on laptop speakers the loop neither interrupts
+nor answers itself. In ``wake_word`` mode a ``WakeGate`` decides which
+utterances are turns and takes the wake word off them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..events import TurnDone, TurnError, TurnEvent, TurnText
+from .ears import Ears
+from .echo_guard import EchoGuard
 from .events import (
     EventSink,
     Heard,
@@ -39,62 +44,19 @@ from .events import (
     Listening,
     Speaking,
     VoiceEvent,
+    WakeWordHeard,
 )
 from .models import SpeechModels
 from .settings import VoiceSettings
+from .stream_clock import StreamClock
+from .wake import WakeGate
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from audio import AudioInput, AudioOutput, Endpointer, SpeechEnded, Synthesizer, Transcriber, Transcript, VADEvent
+    from audio import AudioInput, AudioOutput, SpeechEnded, Synthesizer, Transcriber, Transcript, VADEvent
 
     from ..session import Session
-
-
-class _Clock:
-    """Maps the microphone's stream time to the event loop's clock.
-
-    Frame k of a live (or paced) input cannot arrive before its last sample
-    was recorded, so the earliest arrival minus its duration is the best
-    estimate of when the stream began.
-    """
-
-    def __init__(self) -> None:
-        self.origin = float("inf")
-        self.samples = 0
-
-    def frame_arrived(self, samples: int, rate: int) -> None:
-        self.samples += samples
-        self.origin = min(self.origin, time.monotonic() - self.samples / rate)
-
-    def wall(self, stream_seconds: float) -> float:
-        return self.origin + stream_seconds
-
-
-class _EchoGuard:
-    """Remembers what the assistant said lately, to recognise it coming back through the microphone."""
-
-    def __init__(self, overlap: float, memory_seconds: float = 30.0) -> None:
-        self.overlap = overlap
-        self.memory_seconds = memory_seconds
-        self._said: deque[tuple[float, set[str]]] = deque()
-
-    def said(self, text: str) -> None:
-        self._said.append((time.monotonic(), _words(text)))
-
-    def is_echo(self, text: str) -> bool:
-        horizon = time.monotonic() - self.memory_seconds
-        while self._said and self._said[0][0] < horizon:
-            self._said.popleft()
-        heard = _words(text)
-        if not heard or not self._said:
-            return False
-        recent = set().union(*(words for _, words in self._said))
-        return len(heard & recent) / len(heard) >= self.overlap
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 class _Reply:
@@ -144,9 +106,14 @@ class _Reply:
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
 
-    async def interrupt(self) -> str:
-        """Stop talking now; returns what was heard, which is all the conversation keeps."""
+    async def interrupt(self, speech_began: float | None = None) -> str:
+        """Stop talking now; returns what was heard, which is all the conversation keeps.
+
+        ``speech_began`` is the monotonic time the person's interrupting speech began.
+        """
         playback = self.loop.speaker.stop()
+        if speech_began is not None and self.speaking:
+            self.latency.barge_in_ms = (time.monotonic() - speech_began) * 1000
         self.latency.interrupted = True  # before the task ends: its end counts only uninterrupted turns
         heard = playback.spoken_text
         self.spoken_parts = [heard] if heard else []
@@ -194,8 +161,7 @@ class _Reply:
             speaker.cancel()
             self.done = True
             if self.committed:
-                self.loop.emit(self.latency)
-                self.loop.reply_finished()
+                self.loop.reply_finished(self)
 
     def _first_chunk(self, first_token_at: float) -> None:
         if self.latency.first_chunk_ms is None:
@@ -243,7 +209,7 @@ class VoiceLoop:
         session: Session,
         transcriber: Transcriber,
         synthesizer: Synthesizer,
-        endpointer: Endpointer,
+        ears: Ears,
         microphone: AudioInput,
         speaker: AudioOutput,
         settings: VoiceSettings | None = None,
@@ -252,17 +218,19 @@ class VoiceLoop:
         self.session = session
         self.transcriber = transcriber
         self.synthesizer = synthesizer
-        self.endpointer = endpointer
+        self.ears = ears
         self.microphone = microphone
         self.speaker = speaker
         self.settings = settings or VoiceSettings()
         self.on_event = on_event
-        self.echo = _EchoGuard(self.settings.echo_overlap)
-        self.clock = _Clock()
+        self.echo = EchoGuard(self.settings.echo_overlap)
+        self.wake = WakeGate(self.settings)
+        self.clock = StreamClock()
         self.reply: _Reply | None = None
         self.turns: list[Latency] = []
         self.talk_armed = False
         self._early: _EarlyStart | None = None
+        self._utterance_start = 0.0
         self._max_turns: int | None = None
         self._enough = asyncio.Event()
         self.early_discarded = 0
@@ -280,11 +248,24 @@ class VoiceLoop:
     ) -> VoiceLoop:
         """The loop every face uses (the TUI, `assistant voice`, `assistant listen`), so they behave alike."""
         from audio import Endpointer
+        from audio.aec import EchoCanceller
+        from audio.wakeword import WAKE_WORD_MODELS, WakeWordDetector
 
-        return cls(
-            session, models.transcriber, models.synthesizer, Endpointer(config.audio.vad),
-            microphone, speaker, config.voice, on_event,
+        voice, aec = config.voice, config.audio.aec
+        canceller = EchoCanceller(aec) if aec.enabled or aec.noise_suppression else None
+        detector = None
+        if voice.mode == "wake_word" and voice.wake_word in WAKE_WORD_MODELS:
+            detector = WakeWordDetector(voice.wake_word, voice.wake_threshold)
+        ears = Ears(
+            Endpointer(config.audio.vad), speaker.far_end, canceller, detector,
+            voice.barge_in_threshold, voice.barge_in_ms,
         )
+        return cls(session, models.transcriber, models.synthesizer, ears, microphone, speaker, voice, on_event)
+
+    @property
+    def answering(self) -> bool:
+        """An answer is being written or spoken."""
+        return self.reply is not None and not self.reply.task.done()
 
     def emit(self, event: VoiceEvent | TurnEvent) -> None:
         if self.on_event is not None:
@@ -301,7 +282,7 @@ class VoiceLoop:
         """
         self._max_turns = max_turns
         self._enough = asyncio.Event()
-        self.emit(Listening())
+        self._listening()
         reader = asyncio.create_task(self._listen())
         enough = asyncio.create_task(self._enough.wait())
         try:
@@ -317,19 +298,41 @@ class VoiceLoop:
             await self._drop_early()
             if self.reply is not None and not self.reply.task.done():
                 await self.reply.discard()
+            self.ears.close()
         return self.turns
+
+    def _listening(self) -> None:
+        waiting = self.wake.waiting(self.clock.heard)
+        self.emit(Listening(self.wake.phrase if waiting else None))
 
     async def _listen(self) -> None:
         from audio import SAMPLE_RATE
 
         async for frame in self.microphone:
             self.clock.frame_arrived(len(frame), SAMPLE_RATE)
-            for event in self.endpointer.feed(frame):
+            at = (self.clock.samples - len(frame)) / SAMPLE_RATE
+            reply = self.reply
+            speaking = reply is not None and reply.speaking and self.settings.barge_in
+            heard = await self.ears.hear(frame, self.clock.wall(at), at, speaking)
+            if heard.wake_at is not None:
+                self.wake.detected(heard.wake_at)
+                self.emit(WakeWordHeard(self.wake.phrase))
+            if heard.barge_in_at is not None and reply is not None and reply.speaking:
+                spoken = await reply.interrupt(self.clock.wall(heard.barge_in_at))
+                self.emit(Interrupted(spoken))
+            for event in heard.events:
                 await self._on_vad(event)
-        for event in self.endpointer.flush():
+        for event in self.ears.flush():
             await self._on_vad(event)
 
-    def reply_finished(self) -> None:
+    def reply_finished(self, reply: _Reply) -> None:
+        """A committed answer ended, spoken to its end or interrupted."""
+        reduction = self.ears.echo_reduction()
+        if reduction is not None and reduction.erle_db is not None:
+            reply.latency.erle_db = round(reduction.erle_db, 1)
+            reply.latency.echo_delay_ms = reduction.delay_ms
+        self.wake.reply_ended(self.clock.heard)
+        self.emit(reply.latency)
         answered = [turn for turn in self.turns if not turn.interrupted]
         if self._max_turns is not None and len(answered) >= self._max_turns:
             self._enough.set()
@@ -338,35 +341,41 @@ class VoiceLoop:
         from audio import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
         if isinstance(event, SpeechStarted):
+            self._utterance_start = event.at
             await self._speech_started()
         elif isinstance(event, SpeechPaused):
             if self.settings.early_start and self._takes_turn():
-                self._early = _EarlyStart(asyncio.create_task(self._answer(event.pcm, early=True)), len(event.pcm))
+                answer = self._answer(event.pcm, early=True, start=self._utterance_start, end=event.at)
+                self._early = _EarlyStart(asyncio.create_task(answer), len(event.pcm))
         elif isinstance(event, SpeechResumed):
             await self._drop_early()
         elif isinstance(event, SpeechEnded):
             await self._speech_ended(event)
 
     def _takes_turn(self) -> bool:
-        return self.settings.mode == "hands_free" or self.talk_armed
+        return self.settings.mode != "push_to_talk" or self.talk_armed
 
     async def _speech_started(self) -> None:
         self.emit(Hearing())
         reply = self.reply
-        if reply is None or reply.task.done() or not self.settings.barge_in:
-            return
-        if reply.speaking and self.endpointer.probability < self.settings.barge_in_threshold:
-            return  # quieter than a person talking over us: likely our own voice in the microphone
+        if reply is None or reply.task.done() or not self.settings.barge_in or reply.speaking:
+            return  # over a spoken answer, the barge-in watch decides (on the echo-free signal)
         spoken = await reply.interrupt()
         self.emit(Interrupted(spoken))
 
-    async def _answer(self, pcm: np.ndarray, early: bool) -> tuple[_Reply | None, Transcript]:
+    async def _answer(self, pcm: np.ndarray, early: bool, start: float, end: float) -> tuple[_Reply | None, Transcript]:
         """Transcribe an utterance and start answering it behind the gate; no reply when it is not a turn."""
         transcript = await self.transcriber.transcribe_async(pcm)
+        return self._reply_to(transcript, early, start, end), transcript
+
+    def _reply_to(self, transcript: Transcript, early: bool, start: float, end: float) -> _Reply | None:
         if not transcript.text or self.echo.is_echo(transcript.text):
-            return None, transcript
-        latency = Latency(transcript=transcript.text, stt_ms=transcript.seconds * 1000, early_start=early)
-        return _Reply(self, transcript.text, latency), transcript
+            return None
+        text = self.wake.turn_text(transcript.text, start, end)
+        if not text:
+            return None
+        latency = Latency(transcript=text, stt_ms=transcript.seconds * 1000, early_start=early)
+        return _Reply(self, text, latency)
 
     async def _drop_early(self) -> None:
         """Throw away the answer begun at the last pause: the person went on, or the turn was not theirs."""
@@ -387,14 +396,10 @@ class VoiceLoop:
             await self._drop_early()
             return
         self.talk_armed = False
-        reply, transcript = await self._early_or_fresh(event.pcm)
+        reply, transcript = await self._early_or_fresh(event.pcm, event.start, event.end)
         if reply is None:
-            if transcript.text:
-                reason = "our own voice" if self.echo.is_echo(transcript.text) else "not a turn"
-                self.emit(Ignored(transcript.text, reason))
-            elif transcript.dropped:
-                self.emit(Ignored(transcript.dropped, "silence or noise"))
-            self.emit(Listening())
+            self._not_a_turn(transcript, event)
+            self._listening()
             return
         if self.reply is not None and not self.reply.task.done():
             spoken = await self.reply.interrupt()
@@ -402,24 +407,47 @@ class VoiceLoop:
             # The new answer began while the conversation still held the whole old one: ask again
             # on what the person heard of it.
             await reply.discard()
-            reply = _Reply(self, transcript.text, Latency(transcript=transcript.text, stt_ms=reply.latency.stt_ms))
+            text = reply.latency.transcript
+            reply = _Reply(self, text, Latency(transcript=text, stt_ms=reply.latency.stt_ms))
         reply.latency.endpoint_wait_ms = endpoint_wait_ms
         reply.speech_end = self.clock.wall(event.end)
-        self.emit(Heard(transcript.text))
+        self.emit(Heard(reply.latency.transcript))
         self.reply = reply
+        self.wake.reply_started()
         reply.commit()
         self.turns.append(reply.latency)
 
-    async def _early_or_fresh(self, pcm: np.ndarray) -> tuple[_Reply | None, Transcript]:
-        """The early answer when it heard exactly this utterance; else transcribe and answer now."""
+    def _not_a_turn(self, transcript: Transcript, event: SpeechEnded) -> None:
+        if not transcript.text:
+            if transcript.dropped:
+                self.emit(Ignored(transcript.dropped, "noise"))
+        elif self.echo.is_echo(transcript.text):
+            self.emit(Ignored(transcript.text, "own voice"))
+        elif self.wake.turn_text(transcript.text, event.start, event.end) == "":
+            if self.wake.model is None:  # a model's detection was announced as it happened
+                self.emit(WakeWordHeard(self.wake.phrase))
+            self.emit(Ignored(transcript.text, "wake word"))  # only the call: the next utterance is the turn
+        else:
+            self.emit(Ignored(transcript.text, "no wake word"))
+
+    async def _early_or_fresh(self, pcm: np.ndarray, start: float, end: float) -> tuple[_Reply | None, Transcript]:
+        """The early answer when it heard exactly this utterance; else transcribe and answer now.
+
+        An early transcript the wake gate turned down is judged again: the wake
+        word's detection may have come in since.
+        """
         early = self._early
         if early is not None and early.samples == len(pcm):
             self._early = None
-            return await early.task
+            reply, transcript = await early.task
+            if reply is None:
+                reply = self._reply_to(transcript, early=False, start=start, end=end)
+            return reply, transcript
         await self._drop_early()
-        return await self._answer(pcm, early=False)
+        return await self._answer(pcm, early=False, start=start, end=end)
 
     def first_audio(self, reply: _Reply) -> None:
         if reply.speech_end is not None and reply.first_audio_at is not None:
             reply.latency.first_audio_ms = (reply.first_audio_at - reply.speech_end) * 1000
+        self.ears.echo_reduction()  # the answer's echo figures start with its first sound
         self.emit(Speaking())

@@ -49,3 +49,13 @@ def with_noise(pcm: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     """``pcm`` with seeded white noise at ``snr_db`` below its own power."""
     noise = np.random.default_rng(seed).standard_normal(len(pcm)).astype(np.float32)
     return (pcm + noise * np.sqrt(np.mean(pcm**2) / 10 ** (snr_db / 10))).astype(np.float32)
+
+
+def pink_noise(seconds: float, level_db: float, seed: int) -> np.ndarray:
+    """Room hiss with a 1/f spectrum, like fans and traffic, at ``level_db`` dBFS."""
+    rng = np.random.default_rng(seed)
+    samples = round(seconds * SAMPLE_RATE)
+    spectrum = np.fft.rfft(rng.standard_normal(samples))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    noise = np.fft.irfft(spectrum, samples)
+    return (noise / np.sqrt(np.mean(noise**2)) * 10 ** (level_db / 20)).astype(np.float32)

@@ -1,0 +1,169 @@
+"""The microphone as the voice loop hears it: echo taken out, speech found, barge-in and wake word watched.
+
+    frame → EchoCanceller (minus what the speaker played) → Endpointer → speech events
+                                                          → barge-in watch (while the answer plays)
+                                                          → wake-word model (in wake_word mode)
+
+Everything downstream sees only the cleaned signal, so the assistant's own
+voice on laptop speakers neither interrupts it nor becomes a turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from audio import Endpointer, VADEvent
+    from audio.aec import EchoCanceller, EchoReduction, FarEnd
+    from audio.doubletalk import EchoResidual
+    from audio.vad import SileroVAD
+    from audio.wakeword import WakeWordDetector
+
+
+_REALIGN_MS = 4.0
+_AUDIBLE = 1e-7
+"""Mean square of an echo estimate below which nothing is playing (about -70 dBFS)."""
+_NEAR_END_SHARE = 0.25
+"""A voice over the echo leaves at least this share of the echo's energy (-6 dB) after linear cancellation."""
+
+
+@dataclass(slots=True)
+class FrameHeard:
+    """What one microphone frame brought."""
+
+    events: list[VADEvent] = field(default_factory=list)
+    barge_in_at: float | None = None
+    """Stream second where speech over the answer began, once it has lasted long enough to stop it."""
+    wake_at: float | None = None
+    """Stream second where the wake-word model heard its phrase end."""
+
+
+class _BargeInWatch:
+    """Speech over the answer: frames above the threshold in a row, long enough to mean it."""
+
+    def __init__(self, threshold: float, frames_needed: int) -> None:
+        self.threshold = threshold
+        self.frames_needed = frames_needed
+        self._run_started: float | None = None
+        self._run = 0
+
+    def frame(self, probability: float, at: float, speaking: bool) -> float | None:
+        """The run's start when this frame completes one; else None."""
+        if not speaking or probability < self.threshold:
+            self._run_started, self._run = None, 0
+            return None
+        if self._run_started is None:
+            self._run_started = at
+        self._run += 1
+        if self._run < self.frames_needed:
+            return None
+        started, self._run_started, self._run = self._run_started, None, 0
+        return started
+
+
+class Ears:
+    """Cleans each microphone frame and reports what was heard in it.
+
+    While the answer plays, a voice over it is judged on the linear
+    canceller's output (``audio.doubletalk``): AEC3's residual suppressor,
+    good for listening to a quiet room, carves up a voice that talks over an
+    echo as loud as it. So frames where the linear canceller leaves much more
+    than the echo it expects (someone is talking) go to the endpointer from
+    it, and barge-in decides on it. The linear canceller needs the first two
+    to four seconds the assistant ever speaks to learn the room; until then
+    barge-in waits (speech over the answer still stops it when the utterance
+    ends). Without echo cancellation (headphones) barge-in listens to the
+    microphone itself.
+    """
+
+    def __init__(
+        self,
+        endpointer: Endpointer,
+        far_end: FarEnd | None,
+        canceller: EchoCanceller | None,
+        wake_word: WakeWordDetector | None,
+        barge_in_threshold: float,
+        barge_in_ms: int,
+    ) -> None:
+        from audio import FRAME_SAMPLES, SAMPLE_RATE
+
+        self.endpointer = endpointer
+        self.far_end = far_end
+        self.canceller = canceller
+        self.wake_word = wake_word
+        self._far_offset: int | None = None
+        self._linear: EchoResidual | None = None
+        self._linear_vad: SileroVAD | None = None
+        if canceller is not None and canceller.settings.enabled:
+            from audio.doubletalk import EchoResidual
+            from audio.vad import SileroVAD
+
+            self._linear, self._linear_vad = EchoResidual(), SileroVAD()
+        self._speech_threshold = endpointer.settings.threshold
+        self._barge_in = _BargeInWatch(barge_in_threshold, max(1, round(barge_in_ms / 1000 * SAMPLE_RATE / FRAME_SAMPLES)))
+        self._frame_seconds = FRAME_SAMPLES / SAMPLE_RATE
+
+    async def hear(self, frame: np.ndarray, wall: float, at: float, speaking: bool) -> FrameHeard:
+        """One frame that began at stream second ``at`` (monotonic ``wall``); ``speaking``: the answer is playing."""
+        heard = FrameHeard()
+        far = self._far_window(wall, at, len(frame))
+        clean = self._clean(frame, far)
+        barge_in_probability = self.endpointer.probability
+        if self._linear is not None and self._linear_vad is not None and far is not None:
+            residual = self._linear.residual(frame, far)
+            barge_in_probability = self._linear_vad.probability(residual)
+            if self._voice_over_echo():
+                clean = residual  # AEC3 would carve this voice up; the linear residual keeps it whole
+            elif self._linear.echo_energy > 0 or not self._linear.converged:
+                barge_in_probability = 0.0
+        if self.wake_word is not None:
+            heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
+        heard.events = self.endpointer.feed(clean)
+        heard.barge_in_at = self._barge_in.frame(barge_in_probability, at, speaking)
+        return heard
+
+    def flush(self) -> list[VADEvent]:
+        return self.endpointer.flush()
+
+    def echo_reduction(self) -> EchoReduction | None:
+        """The echo removed since the last call (None without echo cancellation)."""
+        return self.canceller.reduction() if self.canceller is not None else None
+
+    def close(self) -> None:
+        if self.wake_word is not None:
+            self.wake_word.close()
+
+    def _far_window(self, wall: float, at: float, samples: int) -> np.ndarray | None:
+        """What played during the frame, aligned to the sample and held there.
+
+        The stream clock's estimate of when the microphone started moves by a
+        millisecond now and then; following every such step would shift the
+        reference under the adaptive filters, so the alignment is kept until
+        it is off by more than ``_REALIGN_MS``.
+        """
+        if self.far_end is None:
+            return None
+        from audio import SAMPLE_RATE
+
+        stream_index = round(at * SAMPLE_RATE)
+        offset = self.far_end.index(wall) - stream_index
+        if self._far_offset is None or abs(offset - self._far_offset) > _REALIGN_MS * SAMPLE_RATE / 1000:
+            self._far_offset = offset
+        return self.far_end.samples(stream_index + self._far_offset, samples)
+
+    def _clean(self, frame: np.ndarray, far: np.ndarray | None) -> np.ndarray:
+        if self.canceller is None or far is None:
+            return frame
+        person_may_speak = self.endpointer.probability >= self._speech_threshold
+        return self.canceller.process(frame, far, echo_only=not person_may_speak)
+
+    def _voice_over_echo(self) -> bool:
+        """The linear canceller knows the room, and what it left of this frame is more than echo it missed."""
+        linear = self._linear
+        assert linear is not None
+        playing = linear.echo_energy > _AUDIBLE * len(linear.last_block)
+        return linear.converged and playing and linear.residual_energy >= _NEAR_END_SHARE * linear.echo_energy
