@@ -11,6 +11,7 @@ The models score 80 ms steps; one step costs a few milliseconds of CPU
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -44,26 +45,38 @@ class WakeWordDetector:
         self._features: Any = OpenWakeWordFeatures.from_builtin()
         self._detector: Any = OpenWakeWord.from_builtin(Model(model))
         self._samples = 0
+        self._lock = threading.Lock()
+        """``feed`` runs on worker threads: ``close`` must not free the models under one."""
+        self._closed = False
         self.probability = 0.0
         """The highest score of the last ``feed``."""
 
     def feed(self, pcm: np.ndarray) -> float | None:
         """Stream seconds at the end of the step that crossed the threshold, or None."""
-        self._samples += len(pcm)
         audio = (np.clip(pcm, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
-        scores = [score for features in self._features.process_streaming(audio)
-                  for score in self._detector.process_streaming(features)]
-        self.probability = max(scores, default=0.0)
-        if self.probability < self.threshold:
-            return None
-        self.reset()
-        return self._samples / SAMPLE_RATE
+        with self._lock:
+            if self._closed:
+                return None
+            self._samples += len(pcm)
+            scores = [score for features in self._features.process_streaming(audio)
+                      for score in self._detector.process_streaming(features)]
+            self.probability = max(scores, default=0.0)
+            if self.probability < self.threshold:
+                return None
+            self._reset()
+            return self._samples / SAMPLE_RATE
 
     def reset(self) -> None:
         """Forget the audio so far, so one utterance of the phrase is one detection."""
-        self._features.reset()
-        self._detector.reset()
+        with self._lock:
+            self._reset()
 
     def close(self) -> None:
-        self._features.close()
-        self._detector.close()
+        with self._lock:
+            self._closed = True
+            self._features.close()
+            self._detector.close()
+
+    def _reset(self) -> None:
+        self._features.reset()
+        self._detector.reset()
