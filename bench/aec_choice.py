@@ -1,7 +1,7 @@
 """Why AEC3 through pywebrtc-audio: the two maintained WebRTC bindings on the same echoes.
 
     .venv/bin/python bench/aec_choice.py                  # pywebrtc-audio (a dependency)
-    /tmp/lk/bin/python bench/aec_choice.py                 # in a venv with livekit too, to compare
+    .venv/bin/pip install livekit && .venv/bin/python bench/aec_choice.py   # to compare (then uninstall)
 
 A Piper answer played through four generated rooms (``audio.room``); each
 binding cancels it in 10 ms blocks. Printed per room and binding: the echo
@@ -13,6 +13,7 @@ same level: what a barge-in detector listening to that output would see.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -79,11 +80,9 @@ def speech_probability(pcm: np.ndarray) -> float:
 
 def main() -> None:
     bindings: dict[str, Callable[[], Canceller]] = {"pywebrtc-audio": pywebrtc}
-    try:
-        import livekit.rtc  # noqa: F401
-
+    if importlib.util.find_spec("livekit") is not None:
         bindings["livekit"] = livekit
-    except ImportError:
+    else:
         print("(livekit is not installed here: only pywebrtc-audio is measured)")
     far = spoken(Synthesizer(), ANSWER)
     noise = (np.random.default_rng(1).standard_normal(len(far)) * 1e-3 * 0.03).astype(np.float32)

@@ -113,7 +113,7 @@ async def echo_only(models: SpeechModels, server: ScriptedOpenAI, work: Path, ro
     answers(server, questions)
     parts = [silence(0.3)]
     for question in questions:
-        parts += [spoken(models.synthesizer, question), silence(16.0)]
+        parts += [spoken(models.synthesizer, question), silence(14.0)]
     speech = np.concatenate(parts)
     speech += pink_noise(len(speech) / SAMPLE_RATE, -50, seed=1)
     loop, events, _ = await in_room(config_for(work, server), models, speech, work / "echo.wav",

@@ -214,3 +214,38 @@ def test_listen_reports_each_utterance_with_the_echo_it_cancelled(
     assert "france" in words(turn["transcript"]) and "alexa" not in words(turn["transcript"])
     assert turn["erle_db"] >= 6 and turn["first_audio_ms"] > 0, "the echo was cancelled (None when switched off)"
     assert 30 <= turn["echo_delay_ms"] <= 80, "the built-in room's 40 ms delay, as measured"
+
+
+async def test_the_app_says_it_waits_for_the_wake_word_and_flashes_when_called(
+    models: SpeechModels, tmp_path: Path, model_path: Path, scripted_openai, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.tui.app import AssistantApp
+    from assistant.tui.widgets import UserMessage
+    from tests.assistant.tui_helpers import state, wait_until
+
+    scripted_openai.reply("Paris.")
+    config = scripted_config(tmp_path, model_path, scripted_openai, **{"voice.mode": "wake_word"})
+    speech = microphone(silence(1.5), say(models, "Hey Jarvis, what is the capital of France?"))
+    room = SimulatedRoom(speech, tmp_path / "speaker.wav", room_impulse_response(**LAPTOP, seed=7))
+    app = AssistantApp(config, voice_devices=lambda: (room.microphone, room.speaker))
+    seen: list[str] = []
+    flashes: list[str] = []
+    notify = app.notify
+
+    def flash(message: str, **options: Any) -> None:
+        flashes.append(message)
+        notify(message, **options)
+
+    monkeypatch.setattr(app, "notify", flash)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f3")
+
+        def asked() -> bool:
+            seen.append(state(pilot))
+            return bool(app.query(UserMessage))
+
+        await wait_until(pilot, asked, "the question")
+        assert "waiting for “hey jarvis”" in seen, "before it was called, it said what it waits for"
+        assert any("hey jarvis" in flash for flash in flashes), f"a flash when it heard the call: {flashes}"
+        question = app.query(UserMessage).last().text
+        assert "france" in words(question) and "jarvis" not in words(question)
