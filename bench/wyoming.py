@@ -17,6 +17,11 @@ Without them only Rosey's figures are printed. Every figure is a median over
 - TTS first audio-chunk after ``synthesize`` (three sentences), and after the
   first ``synthesize-chunk`` of the streaming form
 - ten clients transcribing at once: throughput against one client
+- a wake-word stream (hey_jarvis over jfk.flac, sent as fast as possible):
+  seconds of audio scored per second, against real time
+
+Rounds are interleaved (each server once per round, in turn), so a change in
+the machine's load falls on every server alike.
 
 The machine is shared: compare figures of the same run, not across runs.
 """
@@ -34,6 +39,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -46,6 +52,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop  # noqa: E402
 from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.info import Describe  # noqa: E402
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop  # noqa: E402
+from wyoming.wake import Detect  # noqa: E402
 
 from assistant.config import load_config  # noqa: E402
 from assistant.wyoming.server import WyomingServer, close_services, load_services  # noqa: E402
@@ -58,6 +65,7 @@ SENTENCES = ("The kitchen light is on. ", "The front door is locked. ", "The hea
 SPEECH = "".join(SENTENCES)
 CHUNK_SAMPLES = 1024
 RATE = 16_000
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -111,8 +119,32 @@ async def first_audio(port: int, streaming: bool) -> float:
         return first if first is not None else float("nan")
 
 
+async def wake_scoring(port: int, pcm: bytes) -> float:
+    """Seconds from audio-start to the answer at audio-stop, for a wake-word stream sent as fast as possible."""
+    step = CHUNK_SAMPLES * 2
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Detect(names=["hey_jarvis"]).event())
+        started = time.perf_counter()
+        await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+        for start in range(0, len(pcm), step):
+            await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=pcm[start:start + step]).event())
+        await client.write_event(AudioStop().event())
+        while (event := await client.read_event()) is not None and event.type not in ("not-detected", "error"):
+            pass
+        return time.perf_counter() - started
+
+
 async def median(rounds: int, measure: Callable[[], Awaitable[float]]) -> float:
     return statistics.median([await measure() for _ in range(rounds)])
+
+
+async def interleaved(rounds: int, measures: dict[str, Callable[[], Awaitable[T]]]) -> dict[str, list[T]]:
+    """Each measure once per round, in turn."""
+    results: dict[str, list[T]] = {name: [] for name in measures}
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            results[name].append(await measure())
+    return results
 
 
 class Peer:
@@ -165,7 +197,7 @@ async def main(rounds: int, peers_bin: Path | None) -> None:
     speech = np.concatenate([read_audio(JFK), np.zeros(RATE, np.float32)])
     audio = pcm16(speech)
     with tempfile.TemporaryDirectory() as work:
-        config = load_config(REPO / "config.yaml", {"data_dir": work, "wyoming.services": ["asr", "tts"]})
+        config = load_config(REPO / "config.yaml", {"data_dir": work, "wyoming.services": ["asr", "tts", "wake"]})
         services = await load_services(config)
         server = WyomingServer(services)
         ours = await server.start("127.0.0.1", 0)
@@ -189,9 +221,10 @@ async def report(rounds, ours, peer_asr, peer_tts, audio, speech, services) -> N
     for paced in (True, False):
         label = "real-time pace" if paced else "as fast as possible"
         rows = [("rosey", ours)] + ([("wyoming-faster-whisper", peer_asr.port)] if peer_asr else [])
+        measured = await interleaved(rounds, {name: lambda port=port: transcript_after_stop(port, audio, paced)
+                                              for name, port in rows})
         figures = {}
-        for name, port in rows:
-            results = [await transcript_after_stop(port, audio, paced) for _ in range(rounds)]
+        for name, results in measured.items():
             figures[name] = statistics.median(seconds for seconds, _ in results)
             wer = statistics.median(word_error_rate(JFK_TEXT, text) for _, text in results)
             print(f"transcript after audio-stop, {label}: {name:24s} {figures[name] * 1000:7.0f} ms   WER {wer:.3f}")
@@ -208,14 +241,17 @@ async def report(rounds, ours, peer_asr, peer_tts, audio, speech, services) -> N
         await transcript_after_stop(ours, audio, paced=False)
         return time.perf_counter() - started
 
-    local, remote = await median(rounds, in_process), await median(rounds, over_wyoming)
+    both = await interleaved(rounds, {"in-process": in_process, "wyoming": over_wyoming})
+    local, remote = statistics.median(both["in-process"]), statistics.median(both["wyoming"])
     print(f"whole request, as fast as possible: wyoming {remote * 1000:.0f} ms, in-process {local * 1000:.0f} ms, "
           f"ratio {remote / local:.2f}")
 
     for streaming in (False, True):
         label = "streaming" if streaming else "plain"
         rows = [("rosey", ours)] + ([("wyoming-piper", peer_tts.port)] if peer_tts else [])
-        figures = {name: await median(rounds, lambda port=port: first_audio(port, streaming)) for name, port in rows}
+        measured = await interleaved(rounds, {name: lambda port=port: first_audio(port, streaming)
+                                              for name, port in rows})
+        figures = {name: statistics.median(results) for name, results in measured.items()}
         for name, seconds in figures.items():
             print(f"TTS first audio-chunk, {label}: {name:24s} {seconds * 1000:7.0f} ms")
         if "wyoming-piper" in figures:
@@ -226,6 +262,11 @@ async def report(rounds, ours, peer_asr, peer_tts, audio, speech, services) -> N
     ten = await median(rounds, lambda: _clients(ours, short, 10))
     print(f"ten clients at once: {ten:.2f} s for ten transcriptions, one client {one:.2f} s for one; "
           f"throughput ratio {10 * one / ten:.2f}x")
+
+    scoring = await median(rounds, lambda: wake_scoring(ours, audio))
+    seconds = len(audio) / 2 / RATE
+    print(f"wake word (hey_jarvis): {seconds:.0f} s of audio scored in {scoring:.2f} s, "
+          f"{seconds / scoring:.1f}x real time")
 
 
 async def _clients(port: int, pcm: bytes, count: int) -> float:

@@ -69,14 +69,36 @@ class AudioFormat:
         return samples.reshape(-1, self.channels).mean(axis=1)
 
 
+class AudioConverter:
+    """One ``audio-start`` … ``audio-stop`` stream's chunks as 16 kHz mono float32, one chunk at a time."""
+
+    def __init__(self, audio_format: AudioFormat) -> None:
+        self.format = audio_format
+        self._resampler = StreamResampler(audio_format.rate, SAMPLE_RATE) if audio_format.rate != SAMPLE_RATE else None
+
+    def convert(self, chunk_format: AudioFormat, pcm: bytes) -> np.ndarray:
+        """One chunk at 16 kHz mono; ``BadAudio`` when its format differs from ``audio-start``'s."""
+        if chunk_format != self.format:
+            raise BadAudio(
+                f"audio-chunk is {_describe(chunk_format)} but audio-start said {_describe(self.format)}; "
+                "keep one format per stream", "format-changed"
+            )
+        mono = self.format.to_mono_float(pcm)
+        return self._resampler.convert(mono) if self._resampler is not None else mono
+
+    def flush(self) -> np.ndarray:
+        """What the resampler still held, at the end of the stream."""
+        return self._resampler.flush() if self._resampler is not None else np.zeros(0, np.float32)
+
+
 class Recording:
-    """One ``audio-start`` … ``audio-stop`` stream, kept as 16 kHz mono float32 for Whisper."""
+    """One stream kept whole, as 16 kHz mono float32 for Whisper."""
 
     def __init__(self, audio_format: AudioFormat, max_seconds: float) -> None:
         self.format = audio_format
+        self._converter = AudioConverter(audio_format)
         self._max_samples = round(max_seconds * SAMPLE_RATE)
         self._max_seconds = max_seconds
-        self._resampler = StreamResampler(audio_format.rate, SAMPLE_RATE) if audio_format.rate != SAMPLE_RATE else None
         self._pieces: list[np.ndarray] = []
         self._samples = 0
 
@@ -87,13 +109,7 @@ class Recording:
     def add(self, chunk_format: AudioFormat, pcm: bytes) -> np.ndarray:
         """Convert and keep one chunk, returning it at 16 kHz mono; ``BadAudio`` when it differs from
         ``audio-start`` or the recording grows too long."""
-        if chunk_format != self.format:
-            raise BadAudio(
-                f"audio-chunk is {_describe(chunk_format)} but audio-start said {_describe(self.format)}; "
-                "keep one format per stream", "format-changed"
-            )
-        mono = self.format.to_mono_float(pcm)
-        converted = self._resampler.convert(mono) if self._resampler is not None else mono
+        converted = self._converter.convert(chunk_format, pcm)
         if self._samples + converted.size > self._max_samples:
             raise BadAudio(f"the recording is longer than {self._max_seconds:g} s (wyoming.max_audio_seconds); "
                            "send audio-stop sooner", "too-long")
@@ -103,7 +119,7 @@ class Recording:
 
     def flush(self) -> np.ndarray:
         """What the resampler still held, at the end of the stream (kept, and returned)."""
-        tail = self._resampler.flush() if self._resampler is not None else np.zeros(0, np.float32)
+        tail = self._converter.flush()
         self._pieces.append(tail)
         self._samples += tail.size
         return tail

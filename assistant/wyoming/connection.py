@@ -5,6 +5,12 @@ disconnects mid-request is noticed at once and its request (a Whisper pass,
 Piper speaking, an LLM turn) is cancelled rather than left running for
 nobody. A bad event gets an ``error`` naming the problem and the fix; the
 connection keeps working.
+
+An audio stream after ``detect`` is listened to for wake words; any other is
+transcribed. Where the protocol defines streaming, words heard and sentences
+answered are sent as they come (``transcript-chunk``, ``handled-chunk``),
+and the whole ``transcript`` or ``handled`` still follows for clients that
+do not stream.
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from wyoming.asr import Transcribe, Transcript
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
-from wyoming.handle import Handled, NotHandled
+from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
 from wyoming.ping import Pong
 from wyoming.tts import SynthesizeStopped, SynthesizeVoice
+from wyoming.wake import Detect
 
 from audio import Synthesizer, Transcriber
 from audio.settings import VADSettings
@@ -33,6 +40,7 @@ from .live import LiveTranscription
 from .protocol import BadEvent, read_event
 from .settings import WyomingSettings
 from .tts import StreamingText, audio_start, audio_stop, speech_chunks
+from .wake import UnknownWakeWord, WakeListening, wake_models
 
 log = logging.getLogger("assistant.wyoming")
 
@@ -64,6 +72,9 @@ class Connection:
         self.name = f"client {next(_ids)}"
         self._queue: asyncio.Queue[Event | BadEvent] = asyncio.Queue(QUEUED_EVENTS)
         self._recording: LiveTranscription | None = None
+        self._transcript_started = False
+        self._wake_request: list[str] | None = None
+        self._listening: WakeListening | None = None
         self._refusing_stream = False
         self._speech: StreamingText | None = None
         self._busy = False
@@ -89,6 +100,9 @@ class Connection:
         if self._recording is not None:
             self._recording.close()
             self._recording = None
+        if self._listening is not None:
+            self._listening.close()
+            self._listening = None
 
     def drain(self) -> None:
         """Stop after the request being answered; an idle connection closes now."""
@@ -117,7 +131,7 @@ class Connection:
     async def _answer(self, event: Event) -> None:
         try:
             await self._dispatch(event)
-        except BadAudio as exc:
+        except (BadAudio, UnknownWakeWord) as exc:
             await self._error(exc.text, exc.code)
         except KeyError as exc:
             await self._error(f"{event.type} needs the field {exc.args[0]!r}", "missing-field")
@@ -132,7 +146,7 @@ class Connection:
             "audio-stop": self._audio_stop,
             "synthesize": self._synthesize, "synthesize-start": self._synthesize_start,
             "synthesize-chunk": self._synthesize_chunk, "synthesize-stop": self._synthesize_stop,
-            "transcript": self._handle,
+            "detect": self._detect, "transcript": self._handle,
         }
         handler = handlers.get(event.type)
         if handler is None:
@@ -152,20 +166,47 @@ class Connection:
     async def _transcribe(self, event: Event) -> None:
         if not await self._offers("asr", self.services.transcriber):
             return
+        self._wake_request = None
         request = Transcribe.from_event(event)
         if request.name not in (None, self.services.stt_model):
             await self._error(f"no speech model named '{request.name}'; this server has "
                               f"'{self.services.stt_model}'", "unknown-model")
 
+    async def _detect(self, event: Event) -> None:
+        defaults = self._default_wake_words()
+        if await self._offers("wake", defaults):
+            self._wake_request = wake_models(Detect.from_event(event).names, defaults)
+
+    def _default_wake_words(self) -> list[str] | None:
+        """The wake words a ``detect`` naming none listens for; None when the server offers no wake words."""
+        settings = self.services.settings
+        return settings.wake_words if "wake" in settings.services else None
+
     async def _audio_start(self, event: Event) -> None:
+        """The stream is for the wake words after a ``detect`` (or on a server with no speech to text)."""
+        wake_request, self._wake_request = self._wake_request, None
+        defaults = self._default_wake_words()
+        if wake_request is None and (self.services.transcriber is not None or defaults is None):
+            await self._start_recording(event)
+            return
+        self._refusing_stream = False
+        self._forget_recording()
+        self._listening = await WakeListening.start(AudioFormat.from_data(event.type, event.data),
+                                                    wake_request or defaults, self.services.settings.wake_threshold)
+
+    async def _start_recording(self, event: Event) -> None:
         if not await self._offers("asr", self.services.transcriber):
             return
         self._refusing_stream = False
+        self._transcript_started = False
         self._forget_recording()
         recording = Recording(AudioFormat.from_data(event.type, event.data), self.services.settings.max_audio_seconds)
         self._recording = LiveTranscription(self.services.transcriber, recording, self.services.vad)
 
     async def _audio_chunk(self, event: Event) -> None:
+        if self._listening is not None:
+            await self._listen_for_wake_words(event)
+            return
         if self._refusing_stream:
             return
         if self._recording is None:
@@ -179,8 +220,33 @@ class Connection:
                 self._forget_recording()
                 self._refusing_stream = True
             raise
+        if (words := self._recording.new_words()) is not None:
+            await self._transcript_words(words)
+
+    async def _listen_for_wake_words(self, event: Event) -> None:
+        timestamp = event.data.get("timestamp")
+        heard = await self._listening.add(AudioFormat.from_data(event.type, event.data), event.payload or b"",
+                                          timestamp if isinstance(timestamp, int) else None)
+        for detection in heard:
+            log.info("%s: heard the wake word %s at %d ms", self.name, detection.name, detection.timestamp)
+            await self._write(detection.event())
+
+    async def _transcript_words(self, words: str | None) -> None:
+        """A ``transcript-chunk`` of ``words`` (if any), after the ``transcript-start`` if not sent yet."""
+        if not self._transcript_started:
+            self._transcript_started = True
+            await self._write(TranscriptStart().event())
+        if words:
+            await self._write(TranscriptChunk(text=words).event())
 
     async def _audio_stop(self, event: Event) -> None:
+        if self._listening is not None:
+            listening, self._listening = self._listening, None
+            listening.close()
+            if (not_detected := listening.finish()) is not None:
+                log.info("%s: the audio stream ended with no wake word heard", self.name)
+                await self._write(not_detected.event())
+            return
         if self._refusing_stream:
             self._refusing_stream = False
             return
@@ -198,7 +264,10 @@ class Connection:
         log.info("%s: transcribed %.1f s of audio %.2f s after audio-stop (%s): %r", self.name,
                  heard.audio_seconds, time.perf_counter() - started,
                  "early pass" if early else "whole pass at audio-stop", heard.text)
+        await self._transcript_words(recording.words_beyond_given(heard.text))
         await self._write(Transcript(text=heard.text, language=heard.language).event())
+        await self._write(TranscriptStop().event())
+        self._transcript_started = False
 
     async def _synthesize(self, event: Event) -> None:
         if self._speech is not None:
@@ -268,12 +337,24 @@ class Connection:
             return
         context = request.context if isinstance(request.context, dict) else {}
         conversation_id = str(context.get("conversation_id") or self.name)
+        reply_context = {"conversation_id": conversation_id}
+        streaming = False
+
+        async def stream(words: str) -> None:
+            nonlocal streaming
+            if not streaming:
+                streaming = True
+                await self._write(HandledStart(context=reply_context).event())
+            await self._write(HandledChunk(text=words).event())
+
         started = time.perf_counter()
-        answer = await conversations.answer(conversation_id, request.text.strip())
+        answer = await conversations.answer(conversation_id, request.text.strip(), on_words=stream)
         log.info("%s: %s conversation %s in %.2f s", self.name, "answered" if answer.handled else "could not answer",
                  conversation_id, time.perf_counter() - started)
         reply = Handled if answer.handled else NotHandled
-        await self._write(reply(text=answer.text, context={"conversation_id": conversation_id}).event())
+        await self._write(reply(text=answer.text, context=reply_context).event())
+        if streaming:
+            await self._write(HandledStop().event())
 
     async def _offers(self, service: str, part: object) -> bool:
         if part is None:

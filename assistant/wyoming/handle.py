@@ -5,7 +5,9 @@ Home Assistant names each conversation in the transcript's context
 the allowlisted tools), kept while it is in use and for
 ``wyoming.conversation_minutes`` after, so a follow-up question is answered
 in context. All sessions share one backend connection: the embedded model
-is loaded once, not per conversation.
+is loaded once, not per conversation. The answer is written for speech one
+sentence at a time while the backend writes it, so each sentence can be sent
+(``handled-chunk``) and spoken before the answer is finished.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from audio import SpeechChunker
@@ -78,18 +80,33 @@ class Conversations:
             log.warning("tools: %s", problem)
         return cls(config, provider, tools, owned_tools=every_tool)
 
-    async def answer(self, conversation_id: str, text: str) -> Answer:
-        """One turn of the conversation ``conversation_id``; turns of one conversation run one at a time."""
+    async def answer(
+        self, conversation_id: str, text: str, on_words: Callable[[str], Awaitable[None]] | None = None
+    ) -> Answer:
+        """One turn of the conversation ``conversation_id``; turns of one conversation run one at a time.
+
+        The answer is written for speech sentence by sentence as the backend writes it, and each sentence is
+        given to ``on_words`` as soon as it is complete (with the space before it), so joined they are the
+        answer's text."""
         conversation = self._conversation(conversation_id)
+        chunker = SpeechChunker(early_first_chunk=False)
+        sentences: list[str] = []
+
+        async def say(completed: list[str]) -> None:
+            for sentence in filter(None, (piece.strip() for piece in completed)):
+                sentences.append(sentence)
+                if on_words is not None:
+                    await on_words(sentence if len(sentences) == 1 else f" {sentence}")
+
         async with conversation.lock:
-            pieces: list[str] = []
             async for event in conversation.session.run_turn(text):
                 if isinstance(event, TurnText):
-                    pieces.append(event.text)
+                    await say(chunker.feed(event.text))
                 elif isinstance(event, TurnError):
                     return Answer(f"The assistant could not answer: {event.message}", handled=False)
+            await say(chunker.flush())
             conversation.last_used = self._clock()
-        return Answer(_for_speech("".join(pieces)), handled=True)
+        return Answer(" ".join(sentences), handled=True)
 
     async def close(self) -> None:
         self._conversations.clear()
@@ -116,9 +133,3 @@ class Conversations:
         for conversation_id, conversation in list(self._conversations.items()):
             if now - conversation.last_used > idle_after and not conversation.lock.locked():
                 del self._conversations[conversation_id]
-
-
-def _for_speech(answer: str) -> str:
-    """The answer as it should be heard: Markdown read out as words, one sentence after another."""
-    chunker = SpeechChunker(early_first_chunk=False)
-    return " ".join([*chunker.feed(answer), *chunker.flush()]).strip()

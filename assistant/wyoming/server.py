@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 
 from audio import AudioError, Synthesizer, Transcriber
+from audio.wakeword import WakeWordDetector
 from llm import LLMError
 
 from ..config import Config
@@ -88,10 +89,18 @@ async def load_services(config: Config) -> Services:
     if "tts" in settings.services:
         synthesizer = Synthesizer(audio.tts)
         await synthesizer.warm_async()
+    if "wake" in settings.services:
+        await asyncio.to_thread(_check_wake_words, settings.wake_words)
     if "handle" in settings.services:
         conversations = await Conversations.start(config)
     info = server_info(config, synthesizer.voice_path if synthesizer else None).event()
     return Services(settings, info, transcriber, audio.stt.model, audio.vad, synthesizer, conversations)
+
+
+def _check_wake_words(models: list[str]) -> None:
+    """Load each default wake word once, so a missing model stops the server at start, not at the first detect."""
+    for model in models:
+        WakeWordDetector(model).close()
 
 
 async def close_services(services: Services) -> None:

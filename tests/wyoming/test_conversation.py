@@ -18,7 +18,7 @@ from tests.wyoming.wire import is_type, read_until, send
 async def ask(server, text: str, conversation_id: str) -> Handled | NotHandled:
     async with server.client() as client:
         await send(client, Transcript(text=text, context={"conversation_id": conversation_id}).event())
-        [event] = await read_until(client, is_type("handled", "not-handled", "error"))
+        event = (await read_until(client, is_type("handled", "not-handled", "error")))[-1]
     assert event.type in ("handled", "not-handled"), event.data
     return (Handled if event.type == "handled" else NotHandled).from_event(event)
 
