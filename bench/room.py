@@ -1,6 +1,6 @@
 """The voice loop on laptop speakers, in simulated rooms: does it hear the person and not itself?
 
-    .venv/bin/python bench/room.py [--replies 10]      # needs espeak-ng for the wake-word voices
+    .venv/bin/python bench/room.py [--replies 6]      # needs espeak-ng for the wake-word voices; ~8 minutes
 
 Three rooms (impulse responses from ``audio.room``: direct path, reflections,
 a decaying tail, at a level relative to what was played). In each, one
@@ -147,15 +147,17 @@ async def barge_ins(models: SpeechModels, server: ScriptedOpenAI, work: Path, ro
         figures.barge_in_ms.append((loud[-1] - speaks_at) * 1000 / SAMPLE_RATE)
 
 
-async def first_audio(models: SpeechModels, server: ScriptedOpenAI, work: Path, aec: bool, rounds: int) -> list[float]:
-    """First audio after each question on headphones (no echo path), AEC on or off."""
-    figures = []
-    config = config_for(work, server, **{"audio.aec.enabled": aec, "audio.aec.noise_suppression": 1 if aec else 0})
-    for question in QUESTIONS[:rounds]:
-        server.reply("Sure.")
+async def first_audio(models: SpeechModels, server: ScriptedOpenAI, work: Path, rounds: int) -> dict[bool, list[float]]:
+    """First audio after each question on headphones (no echo path), AEC on and off, alternating which goes first."""
+    figures: dict[bool, list[float]] = {True: [], False: []}
+    for index, question in enumerate(QUESTIONS[:rounds]):
         speech = np.concatenate([silence(0.3), spoken(models.synthesizer, question), silence(0.3)])
-        loop, _, _ = await in_room(config, models, speech, work / "latency.wav", None, 1)
-        figures += [turn.first_audio_ms for turn in loop.turns if turn.first_audio_ms is not None]
+        for aec in (True, False) if index % 2 == 0 else (False, True):
+            server.reply("Sure.")
+            config = config_for(work, server, **{"audio.aec.enabled": aec,
+                                                 "audio.aec.noise_suppression": 1 if aec else 0})
+            loop, _, _ = await in_room(config, models, speech, work / "latency.wav", None, 1)
+            figures[aec] += [turn.first_audio_ms for turn in loop.turns if turn.first_audio_ms is not None]
     return figures
 
 
@@ -188,13 +190,11 @@ def wake_words(models: SpeechModels) -> tuple[float, int, int, float, float]:
     plain += [espeak(s, voice) for voice in ESPEAK_VOICES for s in PLAIN_SENTENCES]
     calls = [spoken(models.synthesizer, "Hey Jarvis, what time is it?")]
     calls += [espeak("Hey Jarvis, what time is it?", voice) for voice in ESPEAK_VOICES]
-    false_accepts, seconds = 0, 0.0
+    stream = np.concatenate([part for pcm in plain for part in (pcm, silence(1.0))])
+    seconds = len(stream) / SAMPLE_RATE
+    detector.reset()
     started = time.process_time()
-    for pcm in plain:
-        detector.reset()
-        audio = np.concatenate([silence(0.5), pcm, silence(0.5)])
-        seconds += len(audio) / SAMPLE_RATE
-        false_accepts += sum(detector.feed(audio[i : i + 1280]) is not None for i in range(0, len(audio), 1280))
+    false_accepts = sum(detector.feed(stream[i : i + 1280]) is not None for i in range(0, len(stream), 1280))
     cpu = (time.process_time() - started) / seconds
     misses = 0
     for pcm in calls:
@@ -211,7 +211,9 @@ def median(values: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replies", type=int, default=10, help="replies per room in each scenario")
+    parser.add_argument("--replies", type=int, default=6, help="answers per room with nobody talking over them")
+    parser.add_argument("--latency-rounds", type=int, default=8, help="questions for the AEC on/off latency")
+    parser.add_argument("--latency-only", action="store_true", help="only the AEC on/off latency (a minute)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     server = ScriptedOpenAI()
@@ -223,12 +225,15 @@ async def main() -> None:
         models.synthesizer.warm()
         try:
             rooms = {}
-            for name, room in ROOMS.items():
+            for name, room in ROOMS.items() if not args.latency_only else ():
                 figures = rooms[name] = RoomFigures()
+                print(f"{name}: {args.replies} answers with nobody talking over them ...", flush=True)
                 await echo_only(models, server, work, room, args.replies, figures)
+                print(f"{name}: answers talked over ...", flush=True)
                 await barge_ins(models, server, work, room, max(3, args.replies // 2), figures)
-            on = await first_audio(models, server, work, True, max(4, args.replies // 2))
-            off = await first_audio(models, server, work, False, max(4, args.replies // 2))
+            print("first audio with echo cancellation on and off ...", flush=True)
+            latency = await first_audio(models, server, work, args.latency_rounds)
+            on, off = latency[True], latency[False]
             cpu = processing_cpu(models)
             per_hour, misses, calls, heard, wake_cpu = wake_words(models)
         finally:
@@ -240,9 +245,9 @@ async def main() -> None:
         erle = f"{median(f.erle_db)}/{min(f.erle_db):.0f}" if f.erle_db else "-"
         barge = f"{median(f.barge_in_ms)}/{max(f.barge_in_ms):.0f}" if f.barge_in_ms else "-"
         print(f"{name:40s} {f.replies:7d} {f.self_interruptions:9d} {erle:>16s} {barge:>22s} {f.missed_barge_ins:6d}")
-    every = [ms for f in rooms.values() for ms in f.barge_in_ms]
+    every = [ms for f in rooms.values() for ms in f.barge_in_ms] or [float("nan")]
     print(f"\nall rooms: self-interruptions {sum(f.self_interruptions for f in rooms.values())} (goal 0); "
-          f"barge-in median {median(every)} ms, worst {max(every, default=float('nan')):.0f} ms (goal <= 300); "
+          f"barge-in median {median(every)} ms, worst {max(every):.0f} ms (goal <= 300); "
           f"ERLE median {median([e for f in rooms.values() for e in f.erle_db])} dB (goal >= 25)")
     print(f"first audio on headphones: AEC on {median(on)} ms, off {median(off)} ms, "
           f"difference {statistics.median(on) - statistics.median(off):+.0f} ms (goal within 30)")
