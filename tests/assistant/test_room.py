@@ -221,31 +221,35 @@ async def test_the_app_says_it_waits_for_the_wake_word_and_flashes_when_called(
 ) -> None:
     from assistant.tui.app import AssistantApp
     from assistant.tui.widgets import UserMessage
-    from tests.assistant.tui_helpers import state, wait_until
+    from tests.assistant.tui_helpers import wait_until
 
     scripted_openai.reply("Paris.")
     config = scripted_config(tmp_path, model_path, scripted_openai, **{"voice.mode": "wake_word"})
     speech = microphone(silence(1.5), say(models, "Hey Jarvis, what is the capital of France?"))
-    room = SimulatedRoom(speech, tmp_path / "speaker.wav", room_impulse_response(**LAPTOP, seed=7))
-    app = AssistantApp(config, voice_devices=lambda: (room.microphone, room.speaker))
-    seen: list[str] = []
+
+    def devices() -> tuple[Any, Any]:  # the room starts when the app opens its devices
+        room = SimulatedRoom(speech, tmp_path / "speaker.wav", room_impulse_response(**LAPTOP, seed=7))
+        return room.microphone, room.speaker
+
+    app = AssistantApp(config, voice_devices=devices)
+    states: list[str] = []
     flashes: list[str] = []
-    notify = app.notify
+    set_status, notify = app.set_status, app.notify
+
+    def status(state: str | None = None, last: Any = None) -> None:
+        states.append(state or "")
+        set_status(state, last)
 
     def flash(message: str, **options: Any) -> None:
         flashes.append(message)
         notify(message, **options)
 
+    monkeypatch.setattr(app, "set_status", status)
     monkeypatch.setattr(app, "notify", flash)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("f3")
-
-        def asked() -> bool:
-            seen.append(state(pilot))
-            return bool(app.query(UserMessage))
-
-        await wait_until(pilot, asked, "the question")
-        assert "waiting for “hey jarvis”" in seen, "before it was called, it said what it waits for"
+        await wait_until(pilot, lambda: app.query(UserMessage), "the question")
+        assert "waiting for “hey jarvis”" in states, f"before it was called, it said what it waits for: {states}"
         assert any("hey jarvis" in flash for flash in flashes), f"a flash when it heard the call: {flashes}"
         question = app.query(UserMessage).last().text
         assert "france" in words(question) and "jarvis" not in words(question)
