@@ -1,11 +1,12 @@
 """The microphone as the voice loop hears it: echo taken out, speech found, barge-in and wake word watched.
 
-    frame → EchoCanceller (minus what the speaker played) → Endpointer → speech events
-                                                          → barge-in watch (while the answer plays)
-                                                          → wake-word model (in wake_word mode)
+    frame ─┬→ EchoCanceller (AEC3, minus what the speaker played) ─┬→ Endpointer → speech events
+           │                                                       └→ wake-word model (wake_word mode)
+           └→ EchoResidual (linear) → silero → barge-in watch (while the answer plays)
+                          └ its output replaces AEC3's where a voice talks over the echo
 
-Everything downstream sees only the cleaned signal, so the assistant's own
-voice on laptop speakers neither interrupts it nor becomes a turn.
+Everything downstream sees only echo-cancelled signals, so the assistant's
+own voice on laptop speakers neither interrupts it nor becomes a turn.
 """
 
 from __future__ import annotations
@@ -105,24 +106,25 @@ class Ears:
             self._linear, self._linear_vad = EchoResidual(), SileroVAD()
         self._speech_threshold = endpointer.settings.threshold
         self._barge_in = _BargeInWatch(barge_in_threshold, max(1, round(barge_in_ms / 1000 * SAMPLE_RATE / FRAME_SAMPLES)))
-        self._frame_seconds = FRAME_SAMPLES / SAMPLE_RATE
 
     async def hear(self, frame: np.ndarray, wall: float, at: float, speaking: bool) -> FrameHeard:
         """One frame that began at stream second ``at`` (monotonic ``wall``); ``speaking``: the answer is playing."""
         heard = FrameHeard()
         far = self._far_window(wall, at, len(frame))
         clean = self._clean(frame, far)
-        barge_in_probability = self.endpointer.probability
+        barge_in_probability: float | None = None
         if self._linear is not None and self._linear_vad is not None and far is not None:
             residual = self._linear.residual(frame, far)
             barge_in_probability = self._linear_vad.probability(residual)
             if self._voice_over_echo():
                 clean = residual  # AEC3 would carve this voice up; the linear residual keeps it whole
             elif self._linear.echo_energy > 0 or not self._linear.converged:
-                barge_in_probability = 0.0
+                barge_in_probability = 0.0  # mostly echo, or a room not learnt yet
         if self.wake_word is not None:
             heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
         heard.events = self.endpointer.feed(clean)
+        if barge_in_probability is None:  # no echo cancellation: the microphone is all there is
+            barge_in_probability = self.endpointer.probability
         heard.barge_in_at = self._barge_in.frame(barge_in_probability, at, speaking)
         return heard
 
