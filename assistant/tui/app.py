@@ -124,6 +124,8 @@ class AssistantApp(App[None]):
         )
 
     def on_status_changed(self, message: StatusChanged) -> None:
+        if not self.query(StatusBar):
+            return  # the app is closing: the voice loop's last "idle" has no bar left to show on
         self.set_status(message.state, message.last)
 
     @work(exclusive=True, group="warm-up")
