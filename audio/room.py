@@ -79,8 +79,6 @@ class SimulatedRoom:
         self.trailing_silence = trailing_silence
         self.speaker = WavFileOutput(output_path)
         self.microphone = _RoomMicrophone(self)
-        self.echo = np.zeros(0, np.float32)
-        """Everything the microphone heard of the speaker so far."""
         self.keep_listening: Callable[[], bool] = lambda: False
 
 
@@ -99,7 +97,6 @@ class _RoomMicrophone:
 
     async def __aiter__(self) -> AsyncIterator[np.ndarray]:
         room, speaker = self.room, self.room.speaker
-        echoes: list[np.ndarray] = []
         quiet_frames = 0
         index = 0
         while not self._closed:
@@ -108,9 +105,7 @@ class _RoomMicrophone:
             frame = np.zeros(FRAME_SAMPLES, np.float32)
             person = room.speech[start : start + FRAME_SAMPLES]
             frame[: len(person)] = person
-            echo = self._echo(start)
-            echoes.append(echo)
-            frame += echo
+            frame += self._echo(start)
             index += 1
             if start >= len(room.speech):
                 playing = speaker.far_end.window(speaker.started + start / SAMPLE_RATE, FRAME_SAMPLES).any()
@@ -118,7 +113,6 @@ class _RoomMicrophone:
                 if quiet_frames * FRAME_SAMPLES >= room.trailing_silence * SAMPLE_RATE:
                     break
             yield frame
-        room.echo = np.concatenate(echoes) if echoes else np.zeros(0, np.float32)
 
     def _echo(self, start: int) -> np.ndarray:
         """The room's response to what was played, over the frame starting at stream sample ``start``."""

@@ -96,6 +96,7 @@ class Ears:
         self.far_end = far_end
         self.canceller = canceller
         self.wake_word = wake_word
+        self._rate = SAMPLE_RATE
         self._far_offset: int | None = None
         self._linear: EchoResidual | None = None
         self._linear_vad: SileroVAD | None = None
@@ -149,11 +150,9 @@ class Ears:
         """
         if self.far_end is None:
             return None
-        from audio import SAMPLE_RATE
-
-        stream_index = round(at * SAMPLE_RATE)
+        stream_index = round(at * self._rate)
         offset = self.far_end.index(wall) - stream_index
-        if self._far_offset is None or abs(offset - self._far_offset) > _REALIGN_MS * SAMPLE_RATE / 1000:
+        if self._far_offset is None or abs(offset - self._far_offset) > _REALIGN_MS * self._rate / 1000:
             self._far_offset = offset
         return self.far_end.samples(stream_index + self._far_offset, samples)
 

@@ -2,15 +2,14 @@
 
 The openWakeWord models cost a few milliseconds of CPU per 80 ms of audio,
 so every chunk is scored on a worker thread and the event loop stays free
-for the other satellites. A model is used by one thread at a time: the
-stream's lock is held while it scores and while it is closed, so a client
-that leaves mid-chunk never frees a model that is still running.
+for the other satellites. A ``WakeWordDetector`` is safe to close while a
+worker thread scores with it (it waits for that chunk), so a client that
+leaves mid-chunk never frees a model that is still running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import numpy as np
 from wyoming.wake import Detection, NotDetected
@@ -48,8 +47,6 @@ class WakeListening:
     def __init__(self, converter: AudioConverter, detectors: list[WakeWordDetector]) -> None:
         self._converter = converter
         self._detectors = detectors
-        self._lock = threading.Lock()
-        self._closed = False
         self.detected = False
 
     @classmethod
@@ -72,18 +69,13 @@ class WakeListening:
         return None if self.detected else NotDetected()
 
     def close(self) -> None:
-        """Free the models on a worker thread, once a chunk being scored is done with them."""
+        """Free the models off the event loop: each detector first lets a chunk it is scoring finish."""
         asyncio.get_running_loop().run_in_executor(None, self._close)
 
     def _score(self, audio: np.ndarray) -> list[tuple[str, float]]:
-        with self._lock:
-            if self._closed:
-                return []
-            heard = ((detector.model, detector.feed(audio)) for detector in self._detectors)
-            return [(model, seconds) for model, seconds in heard if seconds is not None]
+        heard = ((detector.model, detector.feed(audio)) for detector in self._detectors)
+        return [(model, seconds) for model, seconds in heard if seconds is not None]
 
     def _close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for detector in self._detectors:
-                detector.close()
+        for detector in self._detectors:
+            detector.close()
