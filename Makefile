@@ -33,8 +33,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pipecat-ai is installed for one file only, the Smart Turn v3 end-of-turn model it bundles
+# (audio/turn.py reads it without importing pipecat). Without --no-deps it would bring 24 more
+# packages (numba, aiohttp, openai, ...) and pin soundfile and protobuf below what we use.
 $(BIN)/.installed: pyproject.toml | $(BIN)/python
 	@sh .ci/pip-install $(BIN)/python -e .
+	@sh .ci/pip-install $(BIN)/python --no-deps "pipecat-ai>=1.14,<2"
 	@touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed

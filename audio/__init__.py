@@ -36,7 +36,6 @@ _EXPORTS = {
     "AudioOutput": "output", "SoundDeviceOutput": "output", "WavFileOutput": "output", "Playback": "output",
     "transcribe_file": "commands", "say": "commands",
     "check_audio": "doctor", "AudioCheck": "doctor",
-    "word_error_rate": "wer",
 }
 
 __all__ = [
@@ -77,7 +76,6 @@ __all__ = [
     "say",
     "split_sentences",
     "transcribe_file",
-    "word_error_rate",
 ]
 
 
@@ -119,4 +117,3 @@ if TYPE_CHECKING:
         SpeechStarted,
         VADEvent,
     )
-    from .wer import word_error_rate

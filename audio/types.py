@@ -41,3 +41,5 @@ class Transcript:
     language: str = "en"
     dropped: str = ""
     """Why a heard text was thrown away (a known hallucination on silence or noise); empty if kept."""
+    model: str = ""
+    """The Whisper model whose words these are (``audio.stt.fallback_model`` when it was surer)."""

@@ -5,7 +5,8 @@ The endpointer turns a stream of microphone frames into events::
     SpeechStarted   speech confirmed (min_speech_ms of it): the moment to barge in
     SpeechPaused    a short silence (pause_ms): transcription may start early
     SpeechResumed   the speaker went on after a pause: the early transcript is stale
-    SpeechEnded     end-of-turn silence (min_silence_ms): the utterance audio
+    SpeechEnded     end-of-turn silence (min_silence_ms), or ``end_turn()`` when
+                    a model of finished turns ends it sooner: the utterance audio
 
 The utterance keeps ``speech_pad_ms`` of audio from before speech was
 detected (the VAD reacts a frame or two late, and Whisper needs the first
@@ -19,6 +20,7 @@ on the event loop.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -95,7 +97,11 @@ class SpeechEnded:
     pcm: np.ndarray
     start: float
     end: float
-    """Stream time where the speech stopped; the event comes ``min_silence_ms`` later."""
+    """Stream time where the speech stopped; the event comes ``min_silence_ms`` later, or sooner by ``end_turn``."""
+    by_silence: bool = True
+    """False when ``end_turn`` ended it before ``min_silence_ms`` (a model judged the turn finished)."""
+    turn_probability: float | None = None
+    """The end-of-turn model's probability that the turn was finished, when one was asked."""
 
 
 VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded
@@ -104,9 +110,10 @@ VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded
 class Endpointer:
     """Frames of 16 kHz mono float32 in (any length), speech events out."""
 
-    def __init__(self, settings: VADSettings | None = None) -> None:
+    def __init__(self, settings: VADSettings | None = None, vad: SileroVAD | None = None) -> None:
         self.settings = settings or VADSettings()
-        self._vad = SileroVAD()
+        self._vad = vad or SileroVAD()
+        self._vad.reset()
         self._threshold = self.settings.threshold
         self._silence_below = max(self._threshold - _HYSTERESIS, 0.01)
         self._min_speech = _frames(self.settings.min_speech_ms)
@@ -136,6 +143,23 @@ class Endpointer:
             self._reset_turn()
             return []
         return [self._finish()]
+
+    @property
+    def silence_ms(self) -> float:
+        """How long the speaker of a turn in progress has been silent; 0 while they speak or nobody does."""
+        if not self._speaking or self._silence_from is None:
+            return 0.0
+        return (self._frame_index - self._silence_from) * FRAME_SECONDS * 1000
+
+    def heard_so_far(self) -> np.ndarray:
+        """The turn in progress with all of the silence after it, as a model of finished turns wants it."""
+        return np.concatenate(self._frames) if self._frames else np.zeros(0, np.float32)
+
+    def end_turn(self) -> list[VADEvent]:
+        """End the turn now, in the silence after it (its end was judged by something other than silence)."""
+        if not self._speaking or self._silence_from is None:
+            return []
+        return [dataclasses.replace(self._finish(), by_silence=False)]
 
     def reset(self) -> None:
         """Forget everything heard, e.g. after the assistant's own voice may have leaked into the mic."""

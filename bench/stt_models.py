@@ -1,15 +1,21 @@
 """Speech recognition accuracy and speed of the bundled Whisper models on speech the project never tuned on.
 
-    .venv/bin/python bench/stt_models.py            # needs espeak-ng and sox (apt-get install espeak-ng sox)
+    .venv/bin/python bench/stt_models.py    # needs apt-get install espeak-ng flite sox
 
 The default model must be chosen on voices other than the one the program
 speaks with: on its own Piper voice tiny.en looks best, elsewhere it is not.
 So every question is spoken by six espeak-ng voices (US, UK, Scottish,
-Caribbean English, male and female) and by the bundled Piper voice shifted
+Caribbean English, male and female; formant voices, more robotic than any
+person), five Flite voices (awb, rms and slt are built from recordings of
+people; kal and kal16 are diphone voices) and the bundled Piper voice shifted
 in pitch and speed with sox (another speaker, as far as Whisper can tell),
 plus the JFK recording; each clean, with white noise at 15 dB SNR, and in a
 reverberant room (sox ``reverb``). The unshifted Piper voice is reported
 apart, as the number not to choose by.
+
+The cascade configurations run tiny.en first and let base listen again only
+when tiny.en is unsure (``audio.stt.fallback_model``); the table says how
+often base was asked.
 
 Word error rates are means over every utterance (espeak-ng and the seeded
 Piper voice say a sentence the same way every run, so one round is enough);
@@ -24,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for the test suite's speech material
@@ -37,8 +43,8 @@ from audio.settings import STTSettings
 from audio.stt import Transcriber, read_audio
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
-from audio.wer import word_error_rate
-from tests.audio.speech import JFK_PATH, JFK_TEXT, espeak, silence, spoken, with_noise
+from tests.audio.speech import JFK_PATH, JFK_TEXT, espeak, flite, silence, spoken, whisper_decodes, with_noise
+from tests.wer import word_error_rate
 
 QUESTIONS = [
     "What's the weather like in Berlin tomorrow?",
@@ -51,13 +57,19 @@ QUESTIONS = [
     "Schedule a dentist appointment for next Thursday at 9 30.",
 ]
 ESPEAK_VOICES = ["en-us", "en-us+f3", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp+f2"]
-PIPER_VARIANTS = {"piper pitch -300, tempo 0.9": ["pitch", "-300", "tempo", "0.9"],
-                  "piper pitch +400, tempo 1.15": ["pitch", "400", "tempo", "1.15"]}
+FLITE_VOICES = ["awb", "rms", "slt", "kal", "kal16"]
+PIPER_VARIANTS = {"piper lower": ["pitch", "-300", "tempo", "0.9"], "piper higher": ["pitch", "400", "tempo", "1.15"]}
+"""The bundled voice made into other speakers: sox effects (pitch in cents, tempo as a factor)."""
 CONDITIONS = ("clean", "noise 15 dB", "reverb")
-CONFIGURATIONS = [
-    ("tiny.en", 1, None), ("tiny.en", 5, None), ("base", 1, None), ("base", 5, None), ("base", 5, "en"),
-]
-"""(model, beam, language): base with no language uses the locale guard (English here)."""
+OURS = "piper (ours)"
+CONFIGURATIONS = {
+    "tiny.en beam 1": STTSettings(model="tiny.en", beam_size=1),
+    "tiny.en beam 5": STTSettings(model="tiny.en", beam_size=5),
+    "base beam 1": STTSettings(model="base", beam_size=1),
+    "base beam 5": STTSettings(model="base", beam_size=5),
+    "tiny.en > base, beam 5, < -0.4": STTSettings(model="tiny.en", fallback_model="base", fallback_below=-0.4),
+}
+"""By name; base with no language uses the locale guard (English here)."""
 
 
 @dataclass(frozen=True)
@@ -86,76 +98,89 @@ def in_condition(pcm: np.ndarray, condition: str, seed: int) -> np.ndarray:
 
 
 def material() -> tuple[list[Utterance], list[Utterance]]:
-    """(other voices, the bundled voice itself), every question in every condition."""
+    """(other voices, every question in every condition; the bundled voice itself, clean)."""
     onnxruntime.set_seed(0)
     synthesizer = Synthesizer()
     own = {q: spoken(synthesizer, q) for q in QUESTIONS}
     synthesizer.close()
     voices: dict[str, dict[str, np.ndarray]] = {v: {q: espeak(q, v) for q in QUESTIONS} for v in ESPEAK_VOICES}
+    voices |= {f"flite {v}": {q: flite(q, v) for q in QUESTIONS} for v in FLITE_VOICES}
     for name, effects in PIPER_VARIANTS.items():
         voices[name] = {q: sox(pcm, *effects) for q, pcm in own.items()}
-    others, ours = [], []
+    others = []
     for condition in CONDITIONS:
         for seed, (voice, said) in enumerate(voices.items()):
             others += [Utterance(voice, condition, q, in_condition(pcm, condition, seed)) for q, pcm in said.items()]
         others.append(Utterance("jfk.flac", condition, JFK_TEXT, in_condition(read_audio(JFK_PATH), condition, 99)))
-        ours += [Utterance("piper (ours)", condition, q, in_condition(pcm, condition, 7)) for q, pcm in own.items()]
+    ours = [Utterance(OURS, "clean", q, in_condition(pcm, "clean", 7)) for q, pcm in own.items()]
     return others, ours
 
 
-def measure(cache: Path) -> None:
+@dataclass
+class Scores:
+    """What one configuration made of every utterance."""
+
+    errors: list[tuple[Utterance, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    """Per question (jfk.flac is a speech, not a question, and is left out)."""
+    second_opinions: int = 0
+    """Utterances on which the fallback model listened too."""
+
+    def error_rate(self, voice: str | None = None, condition: str | None = None) -> float:
+        """Mean over the utterances of ``voice`` (every voice but ours when None) in ``condition`` (any when None)."""
+        return statistics.mean(
+            error
+            for utterance, error in self.errors
+            if (utterance.voice == voice if voice else utterance.voice != OURS)
+            and condition in (None, utterance.condition)
+        )
+
+
+def measure(cache: Path) -> dict[str, Scores]:
     others, ours = material()
-    transcribers = {
-        config: Transcriber(STTSettings(model=config[0], beam_size=config[1], language=config[2]), cache_dir=cache)
-        for config in CONFIGURATIONS
-    }
+    transcribers = {name: Transcriber(settings, cache_dir=cache) for name, settings in CONFIGURATIONS.items()}
     for transcriber in transcribers.values():
         transcriber.warm()
-    errors: dict[tuple, list[tuple[Utterance, float]]] = {config: [] for config in CONFIGURATIONS}
-    seconds: dict[tuple, list[float]] = {config: [] for config in CONFIGURATIONS}
+    scores = {name: Scores() for name in CONFIGURATIONS}
     for utterance in others + ours:
-        for config, transcriber in transcribers.items():
-            transcript = transcriber.transcribe(utterance.pcm)
-            errors[config].append((utterance, word_error_rate(utterance.text, transcript.text)))
+        for name, transcriber in transcribers.items():
+            with whisper_decodes() as decodes:
+                transcript = transcriber.transcribe(utterance.pcm)
+            scores[name].errors.append((utterance, word_error_rate(utterance.text, transcript.text)))
+            scores[name].second_opinions += len(decodes) > 1
             if utterance.voice != "jfk.flac":
-                seconds[config].append(transcript.seconds)
+                scores[name].seconds.append(transcript.seconds)
     for transcriber in transcribers.values():
         transcriber.close()
-    report(errors, seconds, others)
+    print(f"{len(QUESTIONS)} questions x {len({u.voice for u in others}) - 1} voices that are not ours, plus "
+          f"jfk.flac; each {', '.join(CONDITIONS)}; {len(others)} utterances")
+    return scores
 
 
-def report(errors: dict[tuple, list[tuple[Utterance, float]]], seconds: dict[tuple, list[float]],
-           others: list[Utterance]) -> None:
-    voices = sorted({u.voice for u in others})
-    print(f"{len(QUESTIONS)} questions x {len(voices) - 1} voices that are not ours, plus jfk.flac; "
-          f"each {', '.join(CONDITIONS)}; {len(others)} utterances")
-    header = "".join(f"{condition:>13}" for condition in CONDITIONS)
-    print(f"Word error rate, other voices    {header}  {'ours, clean':>12}  {'ms/question':>12}")
-    for config, scored in errors.items():
-        name = f"{config[0]} beam {config[1]}" + (f" language {config[2]}" if config[2] else "")
-        by_condition = [
-            statistics.mean(e for u, e in scored if u.condition == c and u.voice != "piper (ours)") for c in CONDITIONS
-        ]
-        own = statistics.mean(e for u, e in scored if u.voice == "piper (ours)" and u.condition == "clean")
-        cells = "".join(f"{value:13.3f}" for value in by_condition)
-        print(f"  {name:30} {cells}  {own:12.3f}  {1000 * statistics.median(seconds[config]):12.0f}")
+def report(scores: dict[str, Scores]) -> None:
+    header = "".join(f"{condition:>12}" for condition in CONDITIONS)
+    print(f"Word error rate, other voices  {header} {'ours':>6} {'ms median':>10} {'ms p90':>7} {'base asked':>11}")
+    for name, score in scores.items():
+        cells = "".join(f"{score.error_rate(condition=c):12.3f}" for c in CONDITIONS)
+        p90 = statistics.quantiles(score.seconds, n=10)[-1]
+        asked = f"{score.second_opinions / len(score.errors):11.0%}" if CONFIGURATIONS[name].fallback_model else ""
+        print(f"  {name:30}{cells} {score.error_rate(OURS):6.3f} "
+              f"{1000 * statistics.median(score.seconds):10.0f} {1000 * p90:7.0f} {asked}")
+    voices = sorted({u.voice for u, _ in next(iter(scores.values())).errors} - {OURS})
     print("Clean word error rate by voice")
-    print("  " + " " * 30 + "".join(f"{voice[:11]:>12}" for voice in voices))
-    for config, scored in errors.items():
-        name = f"{config[0]} beam {config[1]}" + (f" language {config[2]}" if config[2] else "")
-        cells = "".join(
-            f"{statistics.mean(e for u, e in scored if u.voice == voice and u.condition == 'clean'):12.3f}"
-            for voice in voices
-        )
-        print(f"  {name:30}{cells}")
+    for start in range(0, len(voices), 8):
+        print(" " * 32 + "".join(f"{voice[:13]:>14}" for voice in voices[start:start + 8]))
+        for name, score in scores.items():
+            cells = "".join(f"{score.error_rate(voice, 'clean'):14.3f}" for voice in voices[start:start + 8])
+            print(f"  {name:30}{cells}")
 
 
 def main() -> None:
-    missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
+    missing = [tool for tool in ("espeak-ng", "flite", "sox") if shutil.which(tool) is None]
     if missing:
         sys.exit(f"needs {' and '.join(missing)}: sudo apt-get install {' '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="stt-measure-") as cache:
-        measure(Path(cache))
+        report(measure(Path(cache)))
 
 
 if __name__ == "__main__":

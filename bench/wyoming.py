@@ -56,8 +56,9 @@ from wyoming.wake import Detect  # noqa: E402
 
 from assistant.config import load_config  # noqa: E402
 from assistant.wyoming.server import WyomingServer, close_services, load_services  # noqa: E402
-from audio import read_audio, word_error_rate  # noqa: E402
+from audio import read_audio  # noqa: E402
 from audio.models import piper_voice_path, tiny_en_dir  # noqa: E402
+from tests.wer import word_error_rate  # noqa: E402
 
 JFK = REPO / "tests" / "audio" / "data" / "jfk.flac"
 JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."

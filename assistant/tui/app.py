@@ -9,6 +9,7 @@ and the session keeps what was already said.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -18,7 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
-from textual.worker import Worker
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from llm import Image
 
@@ -261,6 +262,11 @@ class AssistantApp(App[None]):
             yield SystemCommand(title, help_text, partial(self.run_command, command))
 
     async def on_unmount(self) -> None:
+        if self.voice_worker is not None and not self.voice_worker.is_finished:
+            self.voice_worker.cancel()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await self.voice_worker.wait()
+        self.voice.close()
         await self.session.close()
 
 

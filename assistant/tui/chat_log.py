@@ -15,7 +15,7 @@ from llm import Message, MessageRole
 from ..events import ToolStarted
 from .messages import StatusChanged, TypedOnEntry
 from .turn_view import TurnView
-from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, ToolCallEntry, UserMessage
+from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, SpeechSoFar, ToolCallEntry, UserMessage
 
 DRAWN_AT_ONCE = 40  # messages of a saved conversation drawn when it opens, and per batch as it is scrolled up
 
@@ -96,7 +96,20 @@ class ChatLog(VerticalScroll):
 
     async def show_user_message(self, text: str, attachments: list[str] | None = None) -> None:
         """The question at the bottom; not waiting for it to be drawn, so its answer is asked for at once."""
+        await self.forget_speech_so_far()
         self.mount(UserMessage(text, attachments))
+
+    async def show_speech_so_far(self, text: str) -> None:
+        """The words of a spoken turn still in progress, in one line at the bottom that each update replaces."""
+        shown = self.query_children(SpeechSoFar)
+        if shown:
+            shown.first().update(SpeechSoFar.line(text))
+        else:
+            await self.mount(SpeechSoFar(text))
+
+    async def forget_speech_so_far(self) -> None:
+        """The words so far became a message, or were not a turn."""
+        await self.query_children(SpeechSoFar).remove()
 
     async def start_answer(self) -> TurnView:
         """An empty answer at the bottom, for a turn's events; the assistant is thinking from here on.

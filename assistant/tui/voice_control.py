@@ -16,6 +16,7 @@ from ..events import TurnEvent
 from ..session import Session
 from ..voice.events import (
     Heard,
+    HeardSoFar,
     Hearing,
     Ignored,
     Interrupted,
@@ -67,6 +68,8 @@ class VoiceControl:
         self.session = session
         self.devices = devices or self._sound_devices
         self.loop: VoiceLoop | None = None
+        self.models: SpeechModels | None = None
+        """Loaded with the first microphone session and kept, so turning the mic on again is instant."""
         self._view: TurnView | None = None
 
     def _sound_devices(self) -> tuple[AudioInput, AudioOutput]:
@@ -87,9 +90,11 @@ class VoiceControl:
         from audio import AudioError
 
         self._status("loading voice…")
-        models = SpeechModels.from_config(self.config)
+        if self.models is None:
+            self.models = SpeechModels.from_config(self.config)
+        models = self.models
         try:
-            await models.warm(self.session)
+            await models.warm(self.session, self._warm_progress)
             microphone, speaker = self.devices()
             events: asyncio.Queue[VoiceEvent | TurnEvent] = asyncio.Queue()
             self.loop = VoiceLoop.from_config(
@@ -114,8 +119,18 @@ class VoiceControl:
             await self.chat_log.show_error(exc.message)
         finally:
             self.loop = None
-            models.close()
+            await self.chat_log.forget_speech_so_far()
             self._status("idle")
+
+    def close(self) -> None:
+        """The app is closing: free the speech models."""
+        if self.models is not None:
+            self.models.close()
+            self.models = None
+
+    def _warm_progress(self, name: str, ready: int, total: int) -> None:
+        if ready < total:
+            self._status(f"loading voice: {ready} of {total} ready ({name})…")
 
     async def show(self, event: VoiceEvent | TurnEvent) -> None:
         if isinstance(event, Listening):
@@ -125,6 +140,8 @@ class VoiceControl:
             self.chat_log.notify(f"👂 {event.wake_word}", timeout=1.5)
         elif isinstance(event, Hearing):
             self._status("hearing you")
+        elif isinstance(event, HeardSoFar):
+            await self.chat_log.show_speech_so_far(event.text)
         elif isinstance(event, Heard):
             await self.chat_log.show_user_message(event.text, ["🎤 spoken"])
             self._view = await self.chat_log.start_answer()
@@ -139,6 +156,7 @@ class VoiceControl:
                 await self._view.answer.add_note(latency_line(event))
             self._status("listening")
         elif isinstance(event, Ignored):
+            await self.chat_log.forget_speech_so_far()
             if event.reason not in ("no wake word", "wake word"):  # a room's chatter is not news
                 self.chat_log.notify(f"Not taken as a turn ({event.reason}): {event.text}", timeout=3)
         elif self._view is not None:

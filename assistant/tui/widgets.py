@@ -209,6 +209,21 @@ class Notice(ChatEntry):
         return self.message
 
 
+class SpeechSoFar(Static):
+    """What the person has said so far, while they speak; their message replaces it when the turn ends."""
+
+    DEFAULT_CSS = """
+    SpeechSoFar { color: $text-muted; text-style: italic; border-left: thick $accent 50%; padding: 0 1; margin: 0 0 1 0; }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(self.line(text), markup=False)
+
+    @staticmethod
+    def line(text: str) -> str:
+        return f"🎤 {text} …"
+
+
 def answer_figures(done: TurnDone) -> list[str]:
     """How fast the answer came and what it cost, as the answer's last line and the status bar both show it."""
     return [*timing_figures(done.time_to_first_token, done.tokens_per_second),

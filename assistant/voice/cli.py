@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..events import TurnEvent, TurnText
-from .events import EventSink, Heard, Ignored, Interrupted, Latency, Listening, VoiceEvent, WakeWordHeard
+from .events import EventSink, Heard, HeardSoFar, Ignored, Interrupted, Latency, Listening, VoiceEvent, WakeWordHeard
 from .loop import VoiceLoop
 from .models import SpeechModels
 
@@ -32,7 +32,7 @@ def latency_report(latency: Latency) -> dict[str, Any]:
     report = asdict(latency)
     for key, value in report.items():
         if isinstance(value, float):
-            report[key] = round(value, 1)
+            report[key] = round(value, 3 if key == "turn_probability" else 1)
     report["stages_ms"] = round(latency.stages_ms, 1)
     return report
 
@@ -125,6 +125,8 @@ async def voice(config: Config, session: Session) -> int:
             print(f"(waiting for '{event.wake_word}')" if event.wake_word else "(listening)", flush=True)
         elif isinstance(event, WakeWordHeard):
             print(f"({event.wake_word}: listening)", flush=True)
+        elif isinstance(event, HeardSoFar):
+            print(f"(hearing: {event.text} …)", flush=True)
         elif isinstance(event, Heard):
             print(f"you> {event.text}\nrosey> ", end="", flush=True)
         elif isinstance(event, TurnText):
@@ -135,9 +137,12 @@ async def voice(config: Config, session: Session) -> int:
             first = f"{event.first_audio_ms:.0f} ms" if event.first_audio_ms is not None else "-"
             print(f"\n(first audio {first} after you stopped speaking)", flush=True)
 
+    def loading(name: str, ready: int, total: int) -> None:
+        print(f"(loading: {name} ready, {ready} of {total})", flush=True)
+
     models = SpeechModels.from_config(config)
     try:
-        await models.warm(session)
+        await models.warm(session, loading)
         microphone = SoundDeviceInput(config.audio.input_device)
         speaker = SoundDeviceOutput(config.audio.output_device, sample_rate=models.synthesizer.sample_rate)
         try:

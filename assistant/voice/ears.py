@@ -1,7 +1,8 @@
 """The microphone as the voice loop hears it: echo taken out, speech found, barge-in and wake word watched.
 
     frame ─┬→ EchoCanceller (AEC3, minus what the speaker played) ─┬→ Endpointer → speech events
-           │                                                       └→ wake-word model (wake_word mode)
+           │                                                       ├→ wake-word model (wake_word mode)
+           │                                       a short pause ──┴→ end-of-turn model: finished?
            └→ EchoResidual (linear) → silero → barge-in watch (while the answer plays)
                           └ its output replaces AEC3's where a voice talks over the echo
 
@@ -12,6 +13,7 @@ own voice on laptop speakers neither interrupts it nor becomes a turn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,11 +23,17 @@ if TYPE_CHECKING:
     from audio import Endpointer, VADEvent
     from audio.aec import EchoCanceller, EchoReduction, FarEnd
     from audio.doubletalk import EchoResidual
+    from audio.settings import TurnSettings
+    from audio.turn import TurnDetector
     from audio.vad import SileroVAD
     from audio.wakeword import WakeWordDetector
 
 
 _REALIGN_MS = 4.0
+ASK_AFTER_MS = (0, 100, 300)
+"""When the end-of-turn model is asked, after ``audio.turn.silence_ms`` of silence. A finished question
+is more often heard as finished a little later (bench/turn_model.py: 78% at 200 ms, 99% by 500 ms in
+synthetic voices), while each ask costs 80 ms or more of CPU that early transcription also needs."""
 _AUDIBLE = 1e-7
 """Mean square of an echo estimate below which nothing is playing (about -70 dBFS)."""
 _NEAR_END_SHARE = 0.25
@@ -41,6 +49,8 @@ class FrameHeard:
     """Stream second where speech over the answer began, once it has lasted long enough to stop it."""
     wake_at: float | None = None
     """Stream second where the wake-word model heard its phrase end."""
+    turn_finished: bool | None = None
+    """The end-of-turn model's answer for the pause in progress, in the frame it arrived."""
 
 
 class _BargeInWatch:
@@ -89,6 +99,8 @@ class Ears:
         wake_word: WakeWordDetector | None,
         barge_in_threshold: float,
         barge_in_ms: int,
+        turn: TurnDetector | None = None,
+        turn_settings: TurnSettings | None = None,
     ) -> None:
         from audio import FRAME_SAMPLES, SAMPLE_RATE
 
@@ -96,6 +108,11 @@ class Ears:
         self.far_end = far_end
         self.canceller = canceller
         self.wake_word = wake_word
+        self.turn = turn
+        self.turn_settings = turn_settings or (turn.settings if turn is not None else None)
+        self._turn_check: asyncio.Task[float] | None = None
+        self._asks = 0
+        self._turn_probability: float | None = None
         self._rate = SAMPLE_RATE
         self._far_offset: int | None = None
         self._linear: EchoResidual | None = None
@@ -123,22 +140,77 @@ class Ears:
                 barge_in_probability = 0.0  # mostly echo, or a room not learnt yet
         if self.wake_word is not None:
             heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
-        heard.events = self.endpointer.feed(clean)
+        heard.events = self._judge_turn(self.endpointer.feed(clean), heard)
         if barge_in_probability is None:  # no echo cancellation: the microphone is all there is
             barge_in_probability = self.endpointer.probability
         heard.barge_in_at = self._barge_in.frame(barge_in_probability, at, speaking)
         return heard
 
     def flush(self) -> list[VADEvent]:
-        return self.endpointer.flush()
+        return self._annotated(self.endpointer.flush())
 
     def echo_reduction(self) -> EchoReduction | None:
         """The echo removed since the last call (None without echo cancellation)."""
         return self.canceller.reduction() if self.canceller is not None else None
 
     def close(self) -> None:
-        if self.wake_word is not None:
-            self.wake_word.close()
+        if self._turn_check is not None:
+            self._turn_check.cancel()
+
+    def end_turn(self) -> list[VADEvent]:
+        """End the turn in progress now: the end-of-turn model and the voice loop agree it is finished."""
+        return self._annotated(self.endpointer.end_turn())
+
+    def _judge_turn(self, events: list[VADEvent], heard: FrameHeard) -> list[VADEvent]:
+        """Ask the end-of-turn model at a pause, on a worker thread; each answer goes into ``heard``.
+
+        It is asked after ``audio.turn.silence_ms`` of silence and, while it
+        says unfinished, twice more (``ASK_AFTER_MS``). Returns ``events``
+        with every ``SpeechEnded`` carrying the model's last word on its turn.
+        """
+        from audio import SpeechEnded
+
+        if self.turn is None or self.turn_settings is None:
+            return events
+        if any(isinstance(event, SpeechEnded) for event in events):
+            if self._turn_check is not None and self._turn_check.done():
+                self._turn_probability = self._turn_check.result()
+            return self._annotated(events)
+        silence_ms = self.endpointer.silence_ms
+        if silence_ms == 0.0:
+            self._forget_pause()  # speech went on: an answer still coming is about a pause that is over
+        elif self._turn_check is not None and self._turn_check.done():
+            self._turn_probability = self._turn_check.result()
+            self._turn_check = None
+            heard.turn_finished = self._said_finished()
+        elif self._turn_check is None and self._asks < len(ASK_AFTER_MS) and not self._said_finished() and (
+            silence_ms >= self.turn_settings.silence_ms + ASK_AFTER_MS[self._asks]
+        ):
+            self._asks += 1
+            speech = self.endpointer.heard_so_far()
+            self._turn_check = asyncio.ensure_future(asyncio.to_thread(self.turn.probability, speech))
+        return events
+
+    def _said_finished(self) -> bool:
+        assert self.turn_settings is not None
+        return self._turn_probability is not None and self._turn_probability >= self.turn_settings.threshold
+
+    def _annotated(self, events: list[VADEvent]) -> list[VADEvent]:
+        from audio import SpeechEnded
+
+        if not any(isinstance(event, SpeechEnded) for event in events):
+            return events
+        probability = self._turn_probability
+        self._forget_pause()
+        return [
+            dataclasses.replace(event, turn_probability=probability) if isinstance(event, SpeechEnded) else event
+            for event in events
+        ]
+
+    def _forget_pause(self) -> None:
+        if self._turn_check is not None:
+            self._turn_check.cancel()
+        self._turn_check, self._asks, self._turn_probability = None, 0, None
 
     def _far_window(self, wall: float, at: float, samples: int) -> np.ndarray | None:
         """What played during the frame, aligned to the sample and held there.

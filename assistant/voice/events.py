@@ -32,6 +32,13 @@ class Hearing:
 
 
 @dataclass(frozen=True, slots=True)
+class HeardSoFar:
+    """The person's words until their last pause, while they may still go on; ``Heard`` replaces them."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Heard:
     """The person's words, as the next turn."""
 
@@ -71,10 +78,16 @@ class Latency:
     first_audio_ms: float | None = None
     endpoint_wait_ms: float = 0.0
     stt_ms: float = 0.0
+    stt_model: str = ""
+    """The Whisper model whose words were taken (the fallback when the first was unsure and it was surer)."""
     ttft_ms: float | None = None
     first_chunk_ms: float | None = None
     tts_first_ms: float | None = None
     early_start: bool = False
+    turn_probability: float | None = None
+    """The end-of-turn model's probability that the person had finished (None: it was not asked)."""
+    ended_by: str = "silence"
+    """What ended the person's turn: "silence" (``audio.vad.min_silence_ms``) or "turn model" (sooner)."""
     interrupted: bool = False
     barge_in_ms: float | None = None
     """For an interrupted answer: from the start of the speech that stopped it to its last sample played."""
@@ -90,6 +103,6 @@ class Latency:
         return sum(part or 0.0 for part in parts)
 
 
-VoiceEvent = Listening | WakeWordHeard | Hearing | Heard | Ignored | Speaking | Interrupted | Latency
+VoiceEvent = Listening | WakeWordHeard | Hearing | HeardSoFar | Heard | Ignored | Speaking | Interrupted | Latency
 EventSink = Callable[[VoiceEvent | TurnEvent], None]
 """Where the loop reports: its own events, and the events of the turn it is answering."""

@@ -28,15 +28,18 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..events import TurnDone, TurnError, TurnEvent, TurnText
 from .ears import Ears
 from .echo_guard import EchoGuard
+from .end_of_turn import words_may_end_turn
 from .events import (
     EventSink,
     Heard,
+    HeardSoFar,
     Hearing,
     Ignored,
     Interrupted,
@@ -230,6 +233,11 @@ class VoiceLoop:
         self.turns: list[Latency] = []
         self.talk_armed = False
         self._early: _EarlyStart | None = None
+        self._turn_finished = False
+        """The end-of-turn model called the pause in progress the end of the turn."""
+        self._utterances_ended = 0
+        self._shown_so_far = 0
+        """Samples of the utterance in progress whose transcript was last shown as ``HeardSoFar``."""
         self._utterance_start = 0.0
         self._max_turns: int | None = None
         self._enough = asyncio.Event()
@@ -249,16 +257,16 @@ class VoiceLoop:
         """The loop every face uses (the TUI, `assistant voice`, `assistant listen`), so they behave alike."""
         from audio import Endpointer
         from audio.aec import EchoCanceller
-        from audio.wakeword import WAKE_WORD_MODELS, WakeWordDetector
+        from audio.wakeword import WAKE_WORD_MODELS
 
-        voice, aec = config.voice, config.audio.aec
+        voice, aec, turn = config.voice, config.audio.aec, config.audio.turn
         canceller = EchoCanceller(aec) if aec.enabled or aec.noise_suppression else None
-        detector = None
-        if voice.mode == "wake_word" and voice.wake_word in WAKE_WORD_MODELS:
-            detector = WakeWordDetector(voice.wake_word, voice.wake_threshold)
+        wake_model = voice.mode == "wake_word" and voice.wake_word in WAKE_WORD_MODELS
         ears = Ears(
-            Endpointer(config.audio.vad), speaker.far_end, canceller, detector,
+            Endpointer(config.audio.vad), speaker.far_end, canceller,
+            models.wake_word_detector(voice.wake_word, voice.wake_threshold) if wake_model else None,
             voice.barge_in_threshold, voice.barge_in_ms,
+            models.turn_detector() if turn.enabled else None, turn,
         )
         return cls(session, models.transcriber, models.synthesizer, ears, microphone, speaker, voice, on_event)
 
@@ -322,6 +330,11 @@ class VoiceLoop:
                 self.emit(Interrupted(spoken))
             for event in heard.events:
                 await self._on_vad(event)
+            if heard.turn_finished is not None:
+                self._turn_finished = heard.turn_finished
+            if self._turn_finished and words_may_end_turn(self._early.task if self._early else None):
+                for event in self.ears.end_turn():
+                    await self._on_vad(event)
         for event in self.ears.flush():
             await self._on_vad(event)
 
@@ -340,6 +353,8 @@ class VoiceLoop:
     async def _on_vad(self, event: VADEvent) -> None:
         from audio import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 
+        if not isinstance(event, SpeechPaused):
+            self._turn_finished = False  # the model's word was on a pause that is over
         if isinstance(event, SpeechStarted):
             self._utterance_start = event.at
             await self._speech_started()
@@ -365,8 +380,22 @@ class VoiceLoop:
 
     async def _answer(self, pcm: np.ndarray, early: bool, start: float, end: float) -> tuple[_Reply | None, Transcript]:
         """Transcribe an utterance and start answering it behind the gate; no reply when it is not a turn."""
-        transcript = await self.transcriber.transcribe_async(pcm)
+        transcribing = asyncio.ensure_future(self.transcriber.transcribe_async(pcm))
+        if early:
+            transcribing.add_done_callback(partial(self._heard_so_far, self._utterances_ended, len(pcm)))
+        transcript = await asyncio.shield(transcribing)  # a resumed utterance still shows its words so far
         return self._reply_to(transcript, early, start, end), transcript
+
+    def _heard_so_far(self, utterances_ended: int, samples: int, transcribing: asyncio.Future[Transcript]) -> None:
+        """Show an early transcript while the person may still be speaking, unless something newer was shown."""
+        if transcribing.cancelled() or transcribing.exception() is not None:
+            return
+        if utterances_ended != self._utterances_ended or samples <= self._shown_so_far:
+            return
+        text = transcribing.result().text
+        if text and not self.echo.is_echo(text) and not self.wake.waiting(self.clock.heard):
+            self._shown_so_far = samples
+            self.emit(HeardSoFar(text))
 
     def _reply_to(self, transcript: Transcript, early: bool, start: float, end: float) -> _Reply | None:
         if not transcript.text or self.echo.is_echo(transcript.text):
@@ -374,7 +403,9 @@ class VoiceLoop:
         text = self.wake.turn_text(transcript.text, start, end)
         if not text:
             return None
-        latency = Latency(transcript=text, stt_ms=transcript.seconds * 1000, early_start=early)
+        latency = Latency(
+            transcript=text, stt_ms=transcript.seconds * 1000, stt_model=transcript.model, early_start=early
+        )
         return _Reply(self, text, latency)
 
     async def _drop_early(self) -> None:
@@ -390,6 +421,8 @@ class VoiceLoop:
                 await reply.discard()
 
     async def _speech_ended(self, event: SpeechEnded) -> None:
+        self._utterances_ended += 1
+        self._shown_so_far = 0
         heard_at = time.monotonic()
         endpoint_wait_ms = (heard_at - self.clock.wall(event.end)) * 1000
         if not self._takes_turn():
@@ -408,8 +441,11 @@ class VoiceLoop:
             # on what the person heard of it.
             await reply.discard()
             text = reply.latency.transcript
-            reply = _Reply(self, text, Latency(transcript=text, stt_ms=reply.latency.stt_ms))
+            heard = reply.latency
+            reply = _Reply(self, text, Latency(transcript=text, stt_ms=heard.stt_ms, stt_model=heard.stt_model))
         reply.latency.endpoint_wait_ms = endpoint_wait_ms
+        reply.latency.turn_probability = event.turn_probability
+        reply.latency.ended_by = "silence" if event.by_silence else "turn model"
         reply.speech_end = self.clock.wall(event.end)
         self.emit(Heard(reply.latency.transcript))
         self.reply = reply

@@ -30,10 +30,10 @@ from assistant.voice.models import SpeechModels
 from audio import SAMPLE_RATE
 from audio.resample import resample
 from audio.room import SimulatedRoom, room_impulse_response
-from audio.wer import words
 from tests.assistant.test_voice import share_heard
 from tests.assistant.tui_helpers import scripted_config
 from tests.audio.speech import JFK_PATH, pink_noise, read_audio, silence, spoken
+from tests.wer import words
 
 REPO = Path(__file__).resolve().parents[2]
 LONG_ANSWER = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +19,15 @@ from assistant.tui.widgets import AssistantMessage, ErrorNote, Notice, StatusBar
 GIVE_UP_AFTER = 180.0  # a hang guard for the shared CI machine, not a speed requirement
 
 
+SHARED_MODEL_CACHE = Path(tempfile.gettempdir()) / f"rosey-assistant-tests-{os.getuid()}" / "models"
+"""Where the tests' Whisper base is assembled, once for every test rather than once per data directory."""
+
+
 def tui_config(tmp_path: Path, model_path: Path, **overrides: Any) -> Config:
     """The documented config with data in ``tmp_path``, the bundled model used in place, answers repeatable."""
     settings = {
         "data_dir": str(tmp_path / "data"),
+        "audio.cache_dir": str(SHARED_MODEL_CACHE),
         "llm.local.model_path": str(model_path),
         "llm.local.temperature": 0.0,
         **overrides,

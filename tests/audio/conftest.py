@@ -29,8 +29,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def transcriber() -> Iterator[Transcriber]:
-    """The default model, Whisper tiny.en, warm."""
-    transcriber = Transcriber(STTSettings(model="tiny.en"))
+    """Whisper tiny.en alone (the default's first model), warm."""
+    transcriber = Transcriber(STTSettings(model="tiny.en", fallback_model=None))
     transcriber.warm()
     yield transcriber
     transcriber.close()

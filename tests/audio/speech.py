@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +40,22 @@ def quiet_noise(seconds: float, level: float, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal(round(seconds * SAMPLE_RATE)) * level).astype(np.float32)
 
 
+def _synthesized(*command: str) -> np.ndarray:
+    """What a command-line speech synthesizer writes to the file named ``WAV`` in ``command``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "speech.wav")
+        subprocess.run([path if part == "WAV" else part for part in command], check=True)
+        return read_audio(path)
+
+
 def espeak(text: str, voice: str) -> np.ndarray:
     """``text`` in one of espeak-ng's voices (``espeak-ng --voices=en``): speech the project never tuned on."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-        return read_audio(path)
+    return _synthesized("espeak-ng", "-v", voice, "-w", "WAV", text)
+
+
+def flite(text: str, voice: str) -> np.ndarray:
+    """``text`` in one of Flite's voices (``flite -lv``; awb, rms and slt are recorded people, kal a diphone voice)."""
+    return _synthesized("flite", "-voice", voice, "-t", text, "-o", "WAV")
 
 
 def with_noise(pcm: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
@@ -59,3 +72,35 @@ def pink_noise(seconds: float, level_db: float, seed: int) -> np.ndarray:
     spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
     noise = np.fft.irfft(spectrum, samples)
     return (noise / np.sqrt(np.mean(noise**2)) * 10 ** (level_db / 20)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Decode:
+    """One pass of a Whisper model over an utterance."""
+
+    multilingual: bool
+    """True for base, False for tiny.en."""
+    confidence: float
+    """The lowest mean token log-probability of its segments (0.0 with none)."""
+
+
+@contextmanager
+def whisper_decodes() -> Iterator[list[Decode]]:
+    """Every Whisper pass made inside the block, in order: which model listened and how sure it was."""
+    from faster_whisper import WhisperModel
+
+    original = WhisperModel.transcribe
+    decodes: list[Decode] = []
+
+    def recorded(model: WhisperModel, audio: np.ndarray, *args: object, **kwargs: object) -> tuple:
+        segments, info = original(model, audio, *args, **kwargs)
+        segments = list(segments)
+        confidence = min((segment.avg_logprob for segment in segments), default=0.0)
+        decodes.append(Decode(model.model.is_multilingual, confidence))
+        return iter(segments), info
+
+    WhisperModel.transcribe = recorded
+    try:
+        yield decodes
+    finally:
+        WhisperModel.transcribe = original

@@ -10,8 +10,8 @@ from audio.aec import EchoCanceller, FarEnd
 from audio.room import room_impulse_response
 from audio.settings import AECSettings
 from audio.types import FRAME_SAMPLES, SAMPLE_RATE
-from audio.wer import word_error_rate
 from tests.audio.speech import JFK_TEXT, spoken
+from tests.wer import word_error_rate
 
 ROOMS = [
     pytest.param(dict(delay_ms=20, tail_ms=150, level_db=0), id="near, dry, as loud as played"),

@@ -11,8 +11,8 @@ from audio.doctor import check_audio
 from audio.errors import AudioFileError
 from audio.settings import AudioSettings
 from audio.stt import Transcriber
-from audio.wer import word_error_rate, words
 from tests.audio.speech import JFK_PATH, JFK_TEXT
+from tests.wer import word_error_rate, words
 
 
 def test_transcribe_prints_what_the_recording_says() -> None:
@@ -37,6 +37,7 @@ def test_doctor_finds_the_bundled_models_without_loading_them(tmp_path: Path) ->
     checks = {check.name: check for check in check_audio(AudioSettings(cache_dir=tmp_path))}
     assert checks["speech recognition (Whisper tiny.en)"].ok
     assert checks["speech (Piper voice)"].ok
+    assert checks["end of turn (Smart Turn v3)"].ok and checks["end of turn (Smart Turn v3)"].detail.endswith(".onnx")
     base = check_audio(AudioSettings.model_validate({"stt": {"model": "base"}, "cache_dir": tmp_path}))[0]
     assert base.ok and base.detail == f"assembled into {tmp_path / 'whisper-base-ct2'} on first use"
 

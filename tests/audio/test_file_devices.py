@@ -15,8 +15,8 @@ from audio.stt import Transcriber
 from audio.tts import Synthesizer
 from audio.types import FRAME_SAMPLES, SAMPLE_RATE, AudioChunk
 from audio.vad import Endpointer, SpeechEnded
-from audio.wer import word_error_rate, words
 from tests.audio.speech import JFK_PATH, JFK_TEXT
+from tests.wer import word_error_rate, words
 
 
 async def test_a_recording_is_heard_through_the_endpointer_like_a_microphone(transcriber: Transcriber) -> None:

@@ -18,9 +18,9 @@ import numpy as np
 from audio.stt import Transcriber
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
-from audio.wer import word_error_rate, words
 from tests.alsa_card import FileSoundCard
 from tests.audio.speech import JFK_TEXT, silence
+from tests.wer import word_error_rate, words
 
 REPO = Path(__file__).resolve().parents[2]
 

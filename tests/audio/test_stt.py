@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 import soundfile
+from pydantic import ValidationError
 
 from audio.errors import AudioFileError, ModelNotFound
 from audio.models import assemble_base
@@ -18,8 +19,17 @@ from audio.settings import STTSettings
 from audio.stt import Transcriber, choose_language, hallucination, locale_language
 from audio.tts import Synthesizer
 from audio.types import SAMPLE_RATE
-from audio.wer import word_error_rate, words
-from tests.audio.speech import JFK_PATH, JFK_TEXT, espeak, quiet_noise, silence, spoken, with_noise
+from tests.audio.speech import (
+    JFK_PATH,
+    JFK_TEXT,
+    espeak,
+    quiet_noise,
+    silence,
+    spoken,
+    whisper_decodes,
+    with_noise,
+)
+from tests.wer import word_error_rate, words
 
 
 def write_mp3(pcm: np.ndarray, path: Path) -> None:
@@ -225,3 +235,85 @@ def test_speech_clearly_in_another_language_is_still_heard_in_it(
     monkeypatch.setattr("audio.stt.locale_language", lambda: "en")
     transcript = base_any_language.transcribe(other_voice("¿Qué tiempo hace en Madrid mañana?", "es"))
     assert transcript.language == "es" and transcript.text.strip()
+
+
+@pytest.mark.parametrize(
+    ("said", "written"),
+    [
+        ("How many kilometres are there in 26 miles?", "How many kilometers are there in twenty-six miles?"),
+        ("The dentist is next Thursday at 9 30.", "The dentist is next Thursday at 9.30."),
+        ("The dentist is next Thursday at 9 30.", "The dentist is next Thursday at 9:30"),
+        ("Send a message to Priya saying I'm running late.", "Send a message to Priya saying I am running late"),
+        ("Turn the volume down to 30 percent.", "Turn the volume down to 30%."),
+        ("Your meeting is at 3 o'clock.", "Your meeting is at three o'clock."),
+    ],
+)
+def test_the_same_words_written_another_way_are_no_errors(said: str, written: str) -> None:
+    assert word_error_rate(said, written) == 0.0
+
+
+def test_wrong_missing_and_extra_words_are_errors() -> None:
+    assert word_error_rate("Set a timer for 25 minutes.", "Set timer for 35 minutes, please.") == pytest.approx(3 / 6)
+    assert word_error_rate("It is 3.5 degrees.", "It is 35 degrees.") == pytest.approx(1 / 4)
+    assert word_error_rate("", "") == 0.0 and word_error_rate("", "you") == 1.0 and word_error_rate("Hello", "") == 1.0
+
+
+CASCADE = STTSettings(model="tiny.en", fallback_model="base", fallback_below=-0.4)
+MARGIN = 0.1
+"""How far tiny.en's measured confidence must be from ``fallback_below`` for the test to mean something."""
+
+
+@pytest.fixture(scope="module")
+def cascade(model_cache: Path) -> Iterator[Transcriber]:
+    """tiny.en first, Whisper base when tiny.en is unsure."""
+    transcriber = Transcriber(CASCADE, cache_dir=model_cache)
+    yield transcriber
+    transcriber.close()
+
+
+def test_warming_the_cascade_loads_and_runs_both_models(cascade: Transcriber) -> None:
+    with whisper_decodes() as decodes:
+        cascade.warm()
+    assert [decode.multilingual for decode in decodes] == [False, True], "base would load on the first unsure question"
+
+
+def test_an_unsure_first_answer_is_heard_again_by_the_fallback_model(cascade: Transcriber) -> None:
+    question = np.concatenate([silence(0.3), other_voice("Set a timer for 25 minutes.", "en-gb"), silence(0.5)])
+    with whisper_decodes() as decodes:
+        transcript = cascade.transcribe(question)
+    tiny, base = decodes
+    assert not tiny.multilingual and base.multilingual
+    assert tiny.confidence < CASCADE.fallback_below - MARGIN, "tiny.en was sure: this utterance tests nothing"
+    assert base.confidence > tiny.confidence + MARGIN
+    assert words(transcript.text) == ["set", "a", "timer", "for", "25", "minutes"], "tiny.en alone says 'Set timer'"
+
+
+def test_a_sure_first_answer_is_given_without_asking_the_fallback_model(cascade: Transcriber) -> None:
+    question = np.concatenate(
+        [silence(0.3), other_voice("What's the weather like in Berlin tomorrow?", "en-us+f3"), silence(0.5)]
+    )
+    with whisper_decodes() as decodes:
+        transcript = cascade.transcribe(question)
+    assert [decode.multilingual for decode in decodes] == [False], "base listened although tiny.en was sure"
+    assert decodes[0].confidence > CASCADE.fallback_below + MARGIN
+    assert word_error_rate("What's the weather like in Berlin tomorrow?", transcript.text) == 0.0, transcript.text
+
+
+def test_silence_is_not_heard_twice(cascade: Transcriber) -> None:
+    with whisper_decodes() as decodes:
+        transcript = cascade.transcribe(quiet_noise(2.0, 0.03))
+    assert transcript.text == "" and len(decodes) == 1
+
+
+def test_an_english_only_fallback_for_another_language_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="tiny.en understands English only"):
+        STTSettings.model_validate({"model": "base", "fallback_model": "tiny.en", "language": "de"})
+
+
+def test_an_empty_fallback_model_means_none() -> None:
+    assert STTSettings.model_validate({"fallback_model": ""}).fallback_model is None
+
+
+def test_the_default_is_tiny_en_with_base_as_fallback_and_base_chosen_alone_has_none() -> None:
+    assert (STTSettings().model, STTSettings().fallback_model) == ("tiny.en", "base")
+    assert STTSettings.model_validate({"model": "base"}).fallback_model is None

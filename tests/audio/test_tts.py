@@ -13,7 +13,7 @@ from audio.errors import ModelNotFound
 from audio.settings import TTSSettings
 from audio.stt import Transcriber
 from audio.tts import Synthesizer
-from audio.wer import word_error_rate, words
+from tests.wer import word_error_rate, words
 
 
 def test_speech_comes_one_chunk_per_sentence_so_playback_can_start_early(synthesizer: Synthesizer) -> None:

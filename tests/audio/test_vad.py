@@ -17,8 +17,8 @@ from audio.vad import (
     SpeechStarted,
     VADEvent,
 )
-from audio.wer import word_error_rate, words
 from tests.audio.speech import JFK_TEXT, quiet_noise, silence, spoken
+from tests.wer import word_error_rate, words
 
 PATIENT = VADSettings(min_silence_ms=1500)
 """Kennedy pauses for up to 1.1 s inside his sentence; a patient endpointer waits for him."""
@@ -99,9 +99,16 @@ def test_speech_after_a_pause_resumes_the_same_turn(jfk: np.ndarray) -> None:
     assert kinds.index(SpeechPaused) < kinds.index(SpeechResumed) < kinds.index(SpeechEnded)
 
 
-def test_the_default_end_of_turn_silence_ends_a_turn_at_a_dramatic_pause(jfk: np.ndarray) -> None:
-    turns = ended(run(Endpointer(), np.concatenate([silence(0.5), jfk, silence(1.0)])))
+def test_a_short_end_of_turn_silence_ends_a_turn_at_a_dramatic_pause(jfk: np.ndarray) -> None:
+    """Silence alone cannot tell a pause to think from an end: 700 ms cuts Kennedy's sentence in three."""
+    turns = ended(run(Endpointer(VADSettings(min_silence_ms=700)), np.concatenate([silence(0.5), jfk, silence(1.0)])))
     assert len(turns) > 1
+
+
+def test_the_default_longest_wait_outlasts_a_speakers_second_long_pauses(jfk: np.ndarray) -> None:
+    """min_silence_ms is the cap the end-of-turn model ends finished turns before; pauses to think fit under it."""
+    turns = ended(run(Endpointer(), np.concatenate([silence(0.5), jfk, silence(1.5)])))
+    assert len(turns) == 1 and turns[0].by_silence
 
 
 @pytest.mark.parametrize("block", [160, 480, 1000, 16000])

@@ -8,10 +8,11 @@ import numpy as np
 
 from assistant.wyoming.asr import AudioFormat, Recording
 from assistant.wyoming.live import LiveTranscription
-from audio import Synthesizer, Transcriber, word_error_rate
+from audio import Synthesizer, Transcriber
 from audio.settings import VADSettings
 from audio.types import SAMPLE_RATE
 from tests.audio.speech import silence, spoken
+from tests.wer import word_error_rate
 from tests.wyoming.wire import as_pcm16
 
 MONO_16K = AudioFormat(rate=SAMPLE_RATE, width=2, channels=1)

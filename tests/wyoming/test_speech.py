@@ -7,10 +7,11 @@ from wyoming.audio import AudioStart
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from audio import Transcriber, read_audio, word_error_rate
+from audio import Transcriber, read_audio
 from audio.resample import resample
 from audio.types import SAMPLE_RATE
 from tests.audio.speech import JFK_PATH, JFK_TEXT
+from tests.wer import word_error_rate
 from tests.wyoming.wire import as_pcm16, audio_stream, is_type, read_one, read_until, received_audio, send
 
 

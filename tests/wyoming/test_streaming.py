@@ -8,9 +8,10 @@ import numpy as np
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.handle import Handled, HandledChunk, HandledStart
 
-from audio import Synthesizer, word_error_rate
+from audio import Synthesizer
 from audio.types import SAMPLE_RATE
 from tests.audio.speech import silence, spoken
+from tests.wer import word_error_rate
 from tests.wyoming.wire import HANG_GUARD, as_pcm16, audio_stream, is_type, read_until, send
 
 CHUNK_FRAMES = 1024
