@@ -22,11 +22,13 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest
 
-# Each prints its figures; BENCHMARKS.md holds the latest. All four take about 8 minutes.
+# Each prints its figures; BENCHMARKS.md holds the latest. All five take about 15 minutes
+# (bench/stt_models.py, about 50 minutes, runs on its own).
 bench: $(BIN)/.installed-test
 	$(BIN)/python bench/provider_stream.py
 	$(BIN)/python bench/tui_stream.py
 	$(BIN)/python bench/voice_latency.py
+	$(BIN)/python bench/turn_model.py
 	$(BIN)/python bench/bot_throughput.py
 
 $(BIN)/python:

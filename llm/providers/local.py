@@ -134,8 +134,12 @@ class LocalProvider(LLMProvider):
         return path
 
     async def load(self) -> None:
-        """Load the model now rather than on the first question (it takes a second or two)."""
-        await asyncio.get_running_loop().run_in_executor(self._worker, self._loaded_model)
+        """Load the model now rather than on the first question (it takes a second or two), and run it once:
+        llama.cpp sets up its buffers on the first evaluation, which would otherwise slow the first answer."""
+        await asyncio.get_running_loop().run_in_executor(self._worker, self._warm_model)
+
+    def _warm_model(self) -> None:
+        self._loaded_model().create_completion(" ", max_tokens=1)
 
     def _loaded_model(self, embedding: bool = False) -> Llama:
         """The model, loaded on first use; runs only on the worker thread, so needs no lock."""
