@@ -35,7 +35,7 @@ class SpeechModels:
     transcriber: Transcriber
     synthesizer: Synthesizer
     turn_settings: TurnSettings | None = None
-    """None: turns end after silence alone."""
+    """The end-of-turn model's settings; None when it is switched off, and then it is not warmed."""
     wake_word_model: str | None = None
     """A bundled wake-word model to listen for; None when none is configured."""
     wake_threshold: float = 0.5
