@@ -32,24 +32,26 @@ class AudioCheck:
 def check_audio(settings: AudioSettings | None = None) -> list[AudioCheck]:
     settings = settings or AudioSettings()
     return [
-        _check_speech_model(settings),
+        *(_check_speech_model(settings, model) for model in (settings.stt.model, settings.stt.fallback_model) if model),
         _check_voice(settings),
         *([_check_turn_model(settings)] if settings.turn.enabled else []),
         *_check_devices(settings),
     ]
 
 
-def _check_speech_model(settings: AudioSettings) -> AudioCheck:
-    name = f"speech recognition (Whisper {settings.stt.model})"
+def _check_speech_model(settings: AudioSettings, model: str) -> AudioCheck:
+    fallback = model == settings.stt.fallback_model
+    name = f"speech recognition{', fallback' if fallback else ''} (Whisper {model})"
+    instead = "audio.stt.fallback_model: empty" if fallback else "audio.stt.model: tiny.en"
     try:
-        if settings.stt.model != "base":
-            return AudioCheck(name, True, str(whisper_model_dir(settings.stt.model, settings.cache_dir)))
+        if model != "base":
+            return AudioCheck(name, True, str(whisper_model_dir(model, settings.cache_dir)))
         base_part_dirs()
         target = (settings.cache_dir or default_cache_dir()) / BASE_MODEL_DIR
         assembled = (target / "model.bin").is_file()
         return AudioCheck(name, True, str(target) if assembled else f"assembled into {target} on first use")
     except AudioError as exc:
-        return AudioCheck(name, False, exc.message, "pip install -e . (or set audio.stt.model: tiny.en)")
+        return AudioCheck(name, False, exc.message, f"pip install -e . (or set {instead})")
 
 
 def _check_voice(settings: AudioSettings) -> AudioCheck:

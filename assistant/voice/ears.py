@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 _REALIGN_MS = 4.0
 ASK_AFTER_MS = (0, 100, 300)
 """When the end-of-turn model is asked, after ``audio.turn.silence_ms`` of silence. A finished question
-is more often heard as finished a little later (bench/turn_model.py: 78% at 200 ms, 99% by 500 ms in
-synthetic voices), while each ask costs 80 ms or more of CPU that early transcription also needs."""
+is more often heard as finished a little later (bench/turn_model.py: 85% of synthetic questions at the
+first ask, 96% by the third), while each ask costs 80 ms or more of CPU that early transcription needs."""
 _AUDIBLE = 1e-7
 """Mean square of an echo estimate below which nothing is playing (about -70 dBFS)."""
 _NEAR_END_SHARE = 0.25

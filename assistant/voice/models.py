@@ -40,7 +40,7 @@ class SpeechModels:
     """A bundled wake-word model to listen for; None when none is configured."""
     wake_threshold: float = 0.5
     warm_ms: dict[str, float] = field(default_factory=dict)
-    """What each model's loading and first run cost, by name."""
+    """When each model was loaded and run once, in ms after ``warm`` began (they load together), by name."""
     _turn: TurnDetector | None = field(default=None, init=False, repr=False)
     _wake_word: WakeWordDetector | None = field(default=None, init=False, repr=False)
     _warm: bool = field(default=False, init=False, repr=False)

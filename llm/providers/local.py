@@ -139,7 +139,8 @@ class LocalProvider(LLMProvider):
         await asyncio.get_running_loop().run_in_executor(self._worker, self._warm_model)
 
     def _warm_model(self) -> None:
-        self._loaded_model().create_completion(" ", max_tokens=1)
+        if self._llama is None:
+            self._loaded_model().create_completion(" ", max_tokens=1)
 
     def _loaded_model(self, embedding: bool = False) -> Llama:
         """The model, loaded on first use; runs only on the worker thread, so needs no lock."""

@@ -36,6 +36,7 @@ async def test_say_with_an_output_file_writes_the_speech_there(transcriber: Tran
 def test_doctor_finds_the_bundled_models_without_loading_them(tmp_path: Path) -> None:
     checks = {check.name: check for check in check_audio(AudioSettings(cache_dir=tmp_path))}
     assert checks["speech recognition (Whisper tiny.en)"].ok
+    assert checks["speech recognition, fallback (Whisper base)"].ok
     assert checks["speech (Piper voice)"].ok
     assert checks["end of turn (Smart Turn v3)"].ok and checks["end of turn (Smart Turn v3)"].detail.endswith(".onnx")
     base = check_audio(AudioSettings.model_validate({"stt": {"model": "base"}, "cache_dir": tmp_path}))[0]
