@@ -134,7 +134,7 @@ class Endpoints:
             async with asyncio.timeout(self.settings.request_timeout):
                 payload = decode_object(request.data, self.settings.max_request_bytes)
                 channel, user = identity(payload)
-                detail = payload.get("detail") is True
+                detail = _wants_detail(payload)
                 targets = reply_targets(payload)
                 reply, extras, answer, channel, user = await self._handlers[name](payload)
         except (Exception, asyncio.CancelledError) as exc:
@@ -171,7 +171,7 @@ class Endpoints:
     async def _chat(self, payload: dict[str, Any]) -> Result:
         request = parse(ChatPayload, payload)
         answer = await self.service.chat(request.channel, request.user, request.text, persona=request.persona)
-        return *_chat_response(answer), answer, request.channel, request.user
+        return *_chat_response(answer, _wants_detail(payload)), answer, request.channel, request.user
 
     async def _complete(self, payload: dict[str, Any]) -> Result:
         request = parse(CompletePayload, payload)
@@ -185,14 +185,14 @@ class Endpoints:
             messages, user=request.user, channel=request.channel, model=request.model,
             temperature=request.temperature, max_tokens=request.max_tokens,
         )
-        return *_chat_response(answer), answer, request.channel or "", request.user
+        return *_chat_response(answer, _wants_detail(payload)), answer, request.channel or "", request.user
 
     async def _summarize(self, payload: dict[str, Any]) -> Result:
         request = parse(SummarizePayload, payload)
         answer = await self.service.summarize(request.text, max_length=request.max_length, style=request.style,
                                               user=request.user, channel=request.channel)
         extras = {"messages": answer.messages, "model": answer.model, "tokens_used": answer.tokens_used,
-                  "latency_ms": answer.latency_ms}
+                  "latency_ms": answer.latency_ms} if _wants_detail(payload) else {}
         return {"summary": answer.text, "error": None}, extras, answer, request.channel or "", request.user
 
     async def _memory_add(self, payload: dict[str, Any]) -> Result:
@@ -238,9 +238,17 @@ class Endpoints:
         return usage, {"success": True, **detail}, None, request.channel or "", request.user or ""
 
 
-def _chat_response(answer: Answer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What ``chat`` and ``complete`` answer (``ChatResponse``), and the figures behind ``detail``."""
+def _wants_detail(payload: dict[str, Any]) -> bool:
+    """Whether the sender asked for our figures beyond the real schema's fields."""
+    return payload.get("detail") is True
+
+
+def _chat_response(answer: Answer, detail: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What ``chat`` and ``complete`` answer (``ChatResponse``), and the figures behind ``detail``
+    (made only when asked: splitting the answer into chat lines costs more than the rest of the reply)."""
     reply = {"content": answer.text, "error": None, "tokens_used": answer.tokens_used, "provider": answer.provider}
+    if not detail:
+        return reply, {}
     extras = {"messages": answer.messages, "model": answer.model, "prompt_tokens": answer.prompt_tokens,
               "completion_tokens": answer.completion_tokens, "latency_ms": answer.latency_ms}
     return reply, extras

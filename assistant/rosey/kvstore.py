@@ -8,10 +8,14 @@ URL-safe base64)::
     usage.<YYYY-MM-DD>    the day's usage totals
     <kind>.<name>         what the processes count together (``sharedlimits.py``: rate-limit windows)
 
-Reads are direct gets (the bucket allows them), which skip a round through the
-JetStream API. Every write is a compare-and-set on the key's revision: channel records
-surface a conflict as `StaleRecord` for the caller to merge, memories and
-usage are re-read and re-applied here until the write lands.
+Channel records, the memories a turn sees and the records of `change_record`,
+read on every request, come from a `KeyMirror` of their kind (kept current by a
+watcher). Other reads (what ``recall`` and ``forget`` search) are direct gets,
+which the bucket allows, skipping a round through the JetStream API. Every
+write is a compare-and-set on the key's revision: channel records surface a
+conflict as `StaleRecord` for the caller to merge (the key is then read from
+the server); memories, usage and records are re-read and re-applied here
+until the write lands.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from nats.js.errors import (
 )
 
 from ..memory import Memory, newest_memories
+from .kvmirror import KeyMirror
 from .store import ChannelRecord, StaleRecord, Store, StoreUnavailable
 from .usage import Counts, UsageKey
 
@@ -56,6 +61,7 @@ class JetStreamStore(Store):
         self._nc = nats_client
         self.bucket = bucket
         self._kv: Any = None
+        self._mirrors: dict[str, KeyMirror] = {}
 
     async def open(self) -> None:
         js = self._nc.jetstream()
@@ -72,14 +78,22 @@ class JetStreamStore(Store):
             ) from None
         except (NatsError, TimeoutError) as exc:
             raise StoreUnavailable(f"cannot open the JetStream KV bucket '{self.bucket}': {_reason(exc)}") from None
+        for kind in ("channel", "memories"):
+            await self._mirror_of(kind)
+
+    async def close(self) -> None:
+        mirrors, self._mirrors = self._mirrors, {}
+        for mirror in mirrors.values():
+            await mirror.stop()
 
     async def load_channel(self, channel: str) -> ChannelRecord:
-        entry = await self._get(f"channel.{encode_key_part(channel)}")
+        entry = await self._get(f"channel.{encode_key_part(channel)}", await self._mirror_of("channel"))
         return ChannelRecord.from_json(entry.value, entry.revision) if entry else ChannelRecord()
 
     async def save_channel(self, channel: str, record: ChannelRecord) -> int:
         try:
-            return await self._write(f"channel.{encode_key_part(channel)}", record.to_json().encode(), record.revision)
+            return await self._write(f"channel.{encode_key_part(channel)}", record.to_json().encode(), record.revision,
+                                     await self._mirror_of("channel"))
         except KeyWrongLastSequenceError:
             raise StaleRecord(channel) from None
 
@@ -88,7 +102,7 @@ class JetStreamStore(Store):
 
     async def memories(self, channel: str) -> list[Memory]:
         entry = await self._get(f"memories.{encode_key_part(channel)}")
-        return [Memory.from_dict(item) for item in json.loads(entry.value)] if entry else []
+        return _memories_from_json(entry.value) if entry else []
 
     async def delete_memories(self, channel: str, ids: set[str]) -> int:
         deleted = 0
@@ -118,53 +132,90 @@ class JetStreamStore(Store):
         self, kind: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> dict[str, Any]:
         return await self._compare_and_set(f"{kind}.{encode_key_part(name)}", json.loads,
-                                           lambda value: json.dumps(value).encode(), change, b"{}")
+                                           lambda value: json.dumps(value).encode(), change, b"{}",
+                                           await self._mirror_of(kind))
+
+    def known_memories(self, channel: str) -> list[Memory] | None:
+        mirror, key = self._mirrors.get("memories"), f"memories.{encode_key_part(channel)}"
+        if mirror is None or not mirror.covers(key):
+            return None
+        entry = mirror.get(key)
+        return _memories_from_json(entry.value) if entry else []
+
+    def known_record(self, kind: str, name: str) -> dict[str, Any] | None:
+        mirror, key = self._mirrors.get(kind), f"{kind}.{encode_key_part(name)}"
+        if mirror is None or not mirror.covers(key):
+            return None
+        entry = mirror.get(key)
+        return json.loads(entry.value) if entry else {}
+
+    async def _mirror_of(self, kind: str) -> KeyMirror:
+        """The mirror of the keys of ``kind``, started on first use."""
+        mirror = self._mirrors.get(kind)
+        if mirror is None:
+            mirror = self._mirrors[kind] = KeyMirror(self._kv, self._nc, f"{kind}.>")
+            await mirror.start()
+        return mirror
 
     async def _change_memories(self, channel: str, change: Callable[[list[Memory]], list[Memory]]) -> None:
-        def load(value: bytes) -> list[Memory]:
-            return [Memory.from_dict(item) for item in json.loads(value)]
-
         def dump(memories: list[Memory]) -> bytes:
             return json.dumps([memory.to_dict() for memory in memories]).encode()
 
-        await self._compare_and_set(f"memories.{encode_key_part(channel)}", load, dump, change, b"[]")
+        await self._compare_and_set(f"memories.{encode_key_part(channel)}", _memories_from_json, dump, change, b"[]",
+                                    await self._mirror_of("memories"))
 
     async def _compare_and_set(
         self, key: str, load: Callable[[bytes], Any], dump: Callable[[Any], bytes], change: Callable[[Any], Any],
-        empty: bytes,
+        empty: bytes, mirror: KeyMirror | None = None,
     ) -> Any:
         """``change`` applied to the key's value and written, re-read and re-applied until no one raced us."""
         for _ in range(_CAS_ATTEMPTS):
-            entry = await self._get(key)
+            entry = await self._get(key, mirror)
             value = change(load(entry.value if entry else empty))
             try:
-                await self._write(key, dump(value), entry.revision if entry else 0)
+                await self._write(key, dump(value), entry.revision if entry else 0, mirror)
                 return value
             except KeyWrongLastSequenceError:
                 continue
         raise StoreUnavailable(f"{key} in the KV bucket '{self.bucket}' kept changing under us; try again")
 
-    async def _get(self, key: str) -> Any:
+    async def _get(self, key: str, mirror: KeyMirror | None = None) -> Any:
+        """The key's entry (``.value``, ``.revision``) or None; from ``mirror`` when it can answer."""
+        if mirror is not None and mirror.covers(key):
+            return mirror.get(key)
         try:
-            return await self._kv.get(key)
+            entry = await self._kv.get(key)
         except (KeyNotFoundError, KeyDeletedError):
-            return None
+            entry = None
         except (TimeoutError, NatsError) as exc:
             raise StoreUnavailable(f"cannot read {key} from the KV bucket '{self.bucket}': {_reason(exc)}") from None
+        if mirror is not None:
+            mirror.record(key, entry.value if entry else None, entry.revision if entry else 0)
+        return entry
 
-    async def _write(self, key: str, value: bytes, revision: int) -> int:
+    async def _write(self, key: str, value: bytes, revision: int, mirror: KeyMirror | None = None) -> int:
         try:
             if revision == 0:
-                return await self._kv.create(key, value)
-            return await self._kv.update(key, value, last=revision)
+                written = await self._kv.create(key, value)
+            else:
+                written = await self._kv.update(key, value, last=revision)
         except KeyWrongLastSequenceError:
+            if mirror is not None:
+                mirror.forget(key)
             raise
         except (TimeoutError, NatsError) as exc:
             raise StoreUnavailable(f"cannot write {key} to the KV bucket '{self.bucket}': {_reason(exc)}") from None
+        if mirror is not None:
+            mirror.record(key, value, written)
+        return written
 
 
 def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _memories_from_json(value: bytes) -> list[Memory]:
+    return [Memory.from_dict(item) for item in json.loads(value)]
 
 
 def _usage_to_json(totals: dict[UsageKey, Counts]) -> bytes:

@@ -5,7 +5,7 @@ to these calls and results to replies; everything a request *means* is here,
 so every generation of sender gets the same behaviour: the same rate limits,
 usage figures, per-channel ordering and bound on concurrent backend calls.
 
-Admission (the rate limit) happens before the first ``await`` of a request
+Admission (the rate limit) starts before the first ``await`` of a request
 (with a shared store, in turns), so requests are admitted, and queued on
 their channel, in arrival order.
 """
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from llm import LLMError, LLMProvider, Message, MessageRole
@@ -59,23 +60,29 @@ CONDENSE_PROMPT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Answer:
     """A backend answer, with the figures every reply and event reports."""
 
     text: str
-    messages: list[str]
     model: str
     provider: str
     prompt: str
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    max_message_chars: int
+    max_messages: int
     persona: str | None = None
 
     @property
     def tokens_used(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @cached_property
+    def messages(self) -> list[str]:
+        """The answer as chat lines; made only when asked, as most callers of the service never ask."""
+        return chunk_message(self.text, self.max_message_chars, self.max_messages)
 
 
 class LLMService:
@@ -129,19 +136,18 @@ class LLMService:
     ) -> Answer:
         """One turn in the channel's conversation, attributed to ``user``.
 
-        With a store of its own (SQLite) the answer is returned as soon as the model has given
-        it and the turn is saved right after, in a task that holds the channel's lock until it
-        is saved, so the channel's next turn still sees it (a kill -9 in that fraction of a
-        millisecond loses the turn). With a store shared by other bot processes the turn is
-        saved first, so whoever heard the answer finds the turn on every process.
+        The answer is returned as soon as the model has given it, and the turn is saved
+        right after in a task that holds the channel's lock until it is saved, so the
+        channel's next turn still sees it. A kill -9 in that millisecond loses the turn; and
+        with a store shared by other bot processes, a turn they begin in that millisecond
+        does not see it, but never overwrites it (`ChannelBook.change`).
         """
         chosen = self._persona(persona) if persona else None
-        await self.admit(user, channel)
         started = time.perf_counter()
         session = self.channels.session(channel)
-        await session.lock.acquire()
+        admission = await self._start_admission(user, channel)
+        record, stored = await self._read_channel(session, admission)
         try:
-            record, stored = await self._channel_state(session)
             async with self._slots:
                 memories = await self.memory.for_turn(channel, text, stored)
                 speaking = chosen or self._persona_of(record.persona)
@@ -151,28 +157,65 @@ class LLMService:
                     model=model, temperature=temperature, max_tokens=max_tokens,
                     on_message=lambda message, _info: added.append(message),
                 )
-                done = await self._run_turn(session, f"{user}: {text}", options)
+                done = await self._run_turn(session, f"{user}: {text}", options, admission)
             self._count_tokens(user, channel, done.prompt_tokens, done.completion_tokens)
         except BaseException:
             session.lock.release()
+            await _settle(admission)
             raise
-        keep = self._keep_turn(session, [message_to_dict(message) for message in added])
-        if self.store.shared:
-            await keep
-        else:
-            self._spawn(keep)
+        self._spawn(self._keep_turn(session, [message_to_dict(message) for message in added]))
         return self._answer(done.text, done.model, text, done.prompt_tokens, done.completion_tokens, started,
                             persona=speaking.name)
 
+    async def _start_admission(self, user: str, channel: str) -> asyncio.Task[None] | None:
+        """Admit the request, or start admitting it: the admission still being decided, or None once decided.
+
+        With a shared store the decision is a round trip to the server. When the records as this
+        process last saw them leave room for the request, the turn goes ahead meanwhile and waits
+        for the decision before it acts on the model's first word (a refusal closes the model's
+        stream unread); otherwise the request waits here. Admissions start in arrival order.
+        """
+        if self.shared_limiter is None:
+            await self.admit(user, channel)
+            return None
+        admission = asyncio.create_task(self.admit(user, channel))
+        if self.shared_limiter.expects_admission(user, channel):
+            return admission
+        await admission
+        return None
+
+    async def _read_channel(
+        self, session: ChannelSession, admission: asyncio.Task[None] | None
+    ) -> tuple[ChannelRecord, list[Memory]]:
+        """Take the channel's lock and read the channel's state under it.
+
+        A request still being admitted waits for its admission first when a turn is running in
+        the channel, so a refused request never queues behind it.
+        """
+        try:
+            if admission is not None and session.lock.locked():
+                await admission
+            await session.lock.acquire()
+        except BaseException:
+            await _settle(admission)
+            raise
+        try:
+            return await self._channel_state(session)
+        except BaseException:
+            session.lock.release()
+            await _settle(admission)
+            raise
+
     async def _channel_state(self, session: ChannelSession) -> tuple[ChannelRecord, list[Memory]]:
-        """The channel's record and stored memories; read at once when they come over the network."""
-        if self.store.shared:
-            return await asyncio.gather(self.channels.current(session), self.memory.stored(session.name))
+        """The channel's record and stored memories (both usually known here without a round trip)."""
         return await self.channels.current(session), await self.memory.stored(session.name)
 
     async def _keep_turn(self, session: ChannelSession, turn: list[dict[str, Any]]) -> None:
         """Save a turn, then let the channel's next request in (the lock was taken by `chat`)."""
         try:
+            # One pass of the event loop first: the caller hands its reply to NATS as `chat`
+            # returns, so the reply is on the wire before the save competes with it for the CPU.
+            await asyncio.sleep(0)
             await self.channels.change(session, lambda record: record.turns.append(turn))
             if session.record is not None and len(session.record.turns) >= self.max_turns:
                 self._spawn(self._condense(session))
@@ -306,11 +349,32 @@ class LLMService:
             parts.append(f"Things people in this room asked you to remember:\n{lines}")
         return "\n\n".join(parts)
 
-    async def _run_turn(self, session: ChannelSession, text: str, options: TurnOptions) -> TurnDone:
+    async def _run_turn(
+        self, session: ChannelSession, text: str, options: TurnOptions, admission: asyncio.Task[None] | None = None
+    ) -> TurnDone:
+        """The turn's result. With ``admission`` still being decided, nothing the model says (or a tool
+        it calls) is acted on until it is, and a refusal stops the turn at once and raises `RateLimited`."""
+        if admission is None:
+            return await self._turn_result(session, text, options, None)
+        turn = asyncio.create_task(self._turn_result(session, text, options, admission))
+        try:
+            await admission
+        except BaseException:
+            turn.cancel()
+            await asyncio.gather(turn, return_exceptions=True)
+            raise
+        return await turn
+
+    async def _turn_result(
+        self, session: ChannelSession, text: str, options: TurnOptions, admission: asyncio.Task[None] | None
+    ) -> TurnDone:
         done: TurnDone | None = None
         error: LLMError | None = None
         async with aclosing(session.orchestrator.run_turn(text, options)) as events:
             async for event in events:
+                if admission is not None:
+                    await admission
+                    admission = None
                 if isinstance(event, TurnDone):
                     done = event
                 elif isinstance(event, TurnError):
@@ -361,7 +425,7 @@ class LLMService:
         text = text.strip()
         return Answer(
             text=text,
-            messages=chunk_message(text, self.settings.max_message_chars, self.settings.max_messages),
+            max_message_chars=self.settings.max_message_chars, max_messages=self.settings.max_messages,
             model=model or self.provider.model, provider=self.provider.name, prompt=prompt,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             latency_ms=round((time.perf_counter() - started) * 1000), persona=persona,
@@ -405,3 +469,10 @@ class LLMService:
                     log.warning("usage not saved (%s); kept in memory", exc)
                     return
                 del increments[day]
+
+
+async def _settle(admission: asyncio.Task[None] | None) -> None:
+    """An admission no longer wanted: stopped if still running, its outcome collected."""
+    if admission is not None:
+        admission.cancel()
+        await asyncio.gather(admission, return_exceptions=True)

@@ -2,10 +2,11 @@
 
 ``remember``/``recall``/``forget`` serve the room and other plugins; each
 announces itself on ``rosey.event.llm.memory``. ``for_turn`` picks the few
-memories a chat turn should see; it reads the store at most every few
-seconds per channel when other processes share it (and once, then only after
-this process changed it, when they do not), so a turn does not wait on the
-store for memories that rarely change.
+memories a chat turn should see: from the store's own copy when it keeps one
+(a shared bucket's watcher), otherwise read at most every few seconds per
+channel when other processes share the store (and once, then only after this
+process changed it, when they do not), so a turn does not wait on the store
+for memories that rarely change.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class MemoryBook:
         none when turns see no memories or the store cannot be read. Reads no model."""
         if not self.settings.context_memories:
             return []
+        known = self.store.known_memories(channel)
+        if known is not None:
+            return known
         cached = self._cache.get(channel)
         fresh_for = SHARED_MEMORIES_FRESH_FOR if self.store.shared else math.inf
         if cached is not None and time.monotonic() - cached[0] < fresh_for:

@@ -4,9 +4,11 @@ Each user's request times of the last hour and count of requests today, and
 each channel's request times of the last hour, are records in the bucket that
 every process changes with compare-and-set (re-read and re-applied when
 another process wrote in between), so two bots let a user through as often as
-one bot would. The day's token budget is read from the usage book: tokens are
-known only once a request is answered, and every process's counts meet in the
-store within a second of each request.
+one bot would. The user's and the room's slots are taken at once (one round
+trip, not two), and the one taken is given back when the other is refused.
+The day's token budget is read from the usage book: tokens are known only
+once a request is answered, and every process's counts meet in the store
+within a second of each request.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..rosey_settings import RateLimitSettings
@@ -36,6 +40,16 @@ USER_RECORD = "limits-user"
 CHANNEL_RECORD = "limits-channel"
 
 
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One record an admission changes: how to take the request's slot in it, and how to give it back."""
+
+    kind: str
+    name: str
+    take: Callable[[dict[str, Any]], dict[str, Any]]
+    give_back: Callable[[dict[str, Any], float], dict[str, Any]]
+
+
 class SharedRateLimiter:
     """Admits a request or says when to come back, counting every process's requests.
 
@@ -56,28 +70,59 @@ class SharedRateLimiter:
 
     async def admit(self, user: str, channel: str) -> list[ThresholdCrossed]:
         """Let one request of ``user`` in ``channel`` through, or raise `RateLimited`."""
+        self._refuse_over_budget()
+        if not self._slots(user, channel, 0.0):
+            return []
+        async with self._admitting:
+            now = self._clock()
+            slots = self._slots(user, channel, now)
+            records = await self._take(slots, now)
+        if slots[0].kind != USER_RECORD:
+            return []
+        self._seen[user] = records[0]["times"]
+        return window_crossings(self.limits, user, channel, records[0]["times"], now)
+
+    def expects_admission(self, user: str, channel: str) -> bool:
+        """Whether the records as this process last saw them leave room for the request (no round trip)."""
+        try:
+            self._refuse_over_budget()
+            now = self._clock()
+            for slot in self._slots(user, channel, now):
+                record = self.store.known_record(slot.kind, slot.name)
+                if record is None:
+                    return False
+                slot.take(record)
+        except RateLimited:
+            return False
+        return True
+
+    def _refuse_over_budget(self) -> None:
         limits = self.limits
         if limits.tokens_per_day and self.usage.get(TOTAL).tokens >= limits.tokens_per_day:
             raise RateLimited(f"{limits.tokens_per_day} tokens a day for everyone",
                               seconds_until_next_day(self._clock()))
-        in_room = bool(channel and limits.channel_requests_per_hour)
-        per_user = bool(limits.requests_per_minute or limits.requests_per_hour or limits.requests_per_day)
-        if not (in_room or per_user):
-            return []
-        async with self._admitting:
-            now = self._clock()
-            if in_room:
-                await self.store.change_record(CHANNEL_RECORD, channel, lambda record: self._channel_slot(record, now))
-            if not per_user:
-                return []
-            try:
-                record = await self.store.change_record(USER_RECORD, user, lambda record: self._user_slot(record, now))
-            except RateLimited:
-                if in_room:
-                    await self.store.change_record(CHANNEL_RECORD, channel, lambda record: _without(record, now))
-                raise
-        self._seen[user] = record["times"]
-        return window_crossings(limits, user, channel, record["times"], now)
+
+    def _slots(self, user: str, channel: str, now: float) -> list[_Slot]:
+        """The records a request at ``now`` takes a slot in: the user's first, then the room's (when limited)."""
+        limits = self.limits
+        slots = []
+        if limits.requests_per_minute or limits.requests_per_hour or limits.requests_per_day:
+            slots.append(_Slot(USER_RECORD, user, lambda record: self._user_slot(record, now), _user_without))
+        if channel and limits.channel_requests_per_hour:
+            slots.append(_Slot(CHANNEL_RECORD, channel, lambda record: self._channel_slot(record, now), _without))
+        return slots
+
+    async def _take(self, slots: list[_Slot], now: float) -> list[dict[str, Any]]:
+        """Every slot taken at once; when one is refused, the others are given back and the refusal raised."""
+        results = await asyncio.gather(*(self.store.change_record(slot.kind, slot.name, slot.take) for slot in slots),
+                                       return_exceptions=True)
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if not failures:
+            return results
+        taken = [slot for slot, result in zip(slots, results) if not isinstance(result, BaseException)]
+        await asyncio.gather(*(self.store.change_record(slot.kind, slot.name, partial(slot.give_back, moment=now))
+                               for slot in taken), return_exceptions=True)
+        raise failures[0]
 
     def recent(self, user: str) -> tuple[int, int]:
         """The user's requests of the last minute and of the last hour, as this process last saw them."""
@@ -107,8 +152,16 @@ def _recent_times(record: dict[str, Any], now: float, period: float) -> list[flo
 
 
 def _without(record: dict[str, Any], moment: float) -> dict[str, Any]:
-    """The channel record with the slot taken at ``moment`` given back (its user was refused)."""
+    """The record with the slot taken at ``moment`` given back (the request was refused after all)."""
     times = list(record.get("times", []))
     if moment in times:
         times.remove(moment)
     return {**record, "times": times}
+
+
+def _user_without(record: dict[str, Any], moment: float) -> dict[str, Any]:
+    """The user's record with the request counted at ``moment`` given back (its room was full)."""
+    given_back = _without(record, moment)
+    if len(given_back["times"]) < len(record.get("times", [])):
+        given_back["requests"] = max(0, record.get("requests", 1) - 1)
+    return given_back

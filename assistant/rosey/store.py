@@ -113,6 +113,16 @@ class Store(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} keeps no shared records")
 
+    def known_memories(self, channel: str) -> list[Memory] | None:
+        """The channel's memories as this process last saw them, without asking anyone; None when it
+        cannot tell. Good enough for a turn to see; `memories` for an answer about them."""
+        return None
+
+    def known_record(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The record of `change_record` as this process last saw it (``{}`` when there is none), without
+        asking anyone; None when this process cannot tell. For guesses only: the truth is `change_record`'s."""
+        return None
+
 
 def m001_channels_memories_usage(db: sqlite3.Connection) -> None:
     """The first release: channel records, memories, and the usage of each day."""

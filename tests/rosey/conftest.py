@@ -123,6 +123,22 @@ def bot_config(tmp_path: Path, backend_url: str, nats_url: str, **rosey: Any) ->
     }
 
 
+async def saved(*plugins: LLMPlugin) -> None:
+    """Until the plugins have saved every turn they answered: a turn is saved just after its answer is sent."""
+    async with asyncio.timeout(WAIT):
+        while any(plugin.in_flight for plugin in plugins):
+            await asyncio.sleep(0.01)
+
+
+async def until_same_channel(first: LLMPlugin, second: LLMPlugin, channel: str) -> None:
+    """Until two bots on one KV bucket read the same revision of ``channel``: each follows the other's
+    writes through a watcher, a fraction of a millisecond behind."""
+    async with asyncio.timeout(WAIT):
+        while ((await first.service.store.load_channel(channel)).revision
+               != (await second.service.store.load_channel(channel)).revision):
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def plugin_factory(
     tmp_path: Path, nats_server: NatsServer, backend: ScriptedBackend

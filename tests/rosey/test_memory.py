@@ -10,7 +10,7 @@ import pytest
 from assistant.config import Config
 from assistant.rosey import LLMPlugin
 from assistant.rosey.store import StoreUnavailable
-from tests.rosey.conftest import ask, bot_config
+from tests.rosey.conftest import ask, bot_config, saved, until_same_channel
 
 FACTS = ["alice has a kitten called Tom", "bob ordered a pepperoni pizza", "carol's birthday is in May"]
 
@@ -61,6 +61,8 @@ async def test_two_bots_sharing_a_kv_bucket_keep_every_turn_of_a_channel(
     await gate.wait_held(2)
     gate.open()
     await asyncio.gather(*turns)
+    await saved(first, second)
+    await until_same_channel(first, second, "lobby")
 
     await first.service.chat("lobby", "carol", "what was said?")
     assert sorted(m["content"] for m in backend.chat_requests()[-1]["body"]["messages"] if m["role"] == "user") == [

@@ -105,3 +105,22 @@ async def test_two_bot_processes_answer_a_user_within_one_limit(nc, backend, tmp
     finally:
         for bot in bots:
             bot.kill()
+
+
+async def test_a_request_over_a_limit_another_bot_just_filled_is_refused_without_waiting_for_the_model(
+    plugin_factory, backend, monkeypatch
+) -> None:
+    first, second = await two_bots(plugin_factory, {"requests_per_minute": 1})
+    await first.service.chat("lobby", "alice", "the minute's one request")
+    # The second bot has not heard of that request yet, so it starts the turn while the bucket decides.
+    monkeypatch.setattr(second.service.store, "known_record", lambda kind, name: {})
+    gate = backend.gate("too soon")
+
+    with pytest.raises(RateLimited, match=r"\(1 requests a minute per user\)"):
+        async with asyncio.timeout(10):
+            await second.service.chat("lobby", "alice", "too soon")
+    gate.open()
+
+    await second.service.chat("lobby", "bob", "what did alice say?")
+    asked = [m["content"] for m in backend.chat_requests()[-1]["body"]["messages"] if m["role"] == "user"]
+    assert asked == ["alice: the minute's one request", "bob: what did alice say?"]
