@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.errors import Error as NatsError
 
 from ..rosey_settings import RoseySettings
 
@@ -28,6 +29,28 @@ CLOSE_WAIT = 1.0
 
 class NatsRefused(Exception):
     """NATS refused the bot, or the connection settings cannot work: retrying cannot help."""
+
+
+class TlsNotOffered(NatsError):
+    """The server's greeting does not ask for TLS although ``rosey.tls`` is set; nothing more was sent."""
+
+
+class _EncryptedOnlyClient(nats.NATS):
+    """A NATS client that never goes on in plain text: for a bot with ``rosey.tls`` set.
+
+    nats-py upgrades to TLS only when the server's INFO greeting says ``tls_required``;
+    otherwise it answers with CONNECT, credentials included, unencrypted, so a server
+    without TLS (or anyone in between rewriting its greeting) would read the password
+    or token. Every greeting, on each connect and reconnect, is checked here before
+    nats-py answers it; ``_process_info`` is nats-py's own step for it, and
+    ``tests/rosey/test_secure_nats.py`` pins that nothing is sent after a plain greeting.
+    """
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        server = self._current_server
+        if initial_connection and not info.get("tls_required") and server and server.uri.scheme != "wss":
+            raise TlsNotOffered("the server does not offer TLS (its greeting has no tls_required)")
+        await super()._process_info(info, initial_connection)
 
 
 def credential_settings(settings: RoseySettings) -> str:
@@ -49,6 +72,11 @@ def refusal(settings: RoseySettings, url: str, exc: BaseException) -> NatsRefuse
         return NatsRefused(
             f"NATS at {url} presented a certificate this bot does not trust ({exc.verify_message}): "
             "set rosey.tls.ca_file to the CA certificate that signed the server's certificate"
+        )
+    if isinstance(exc, TlsNotOffered):
+        return NatsRefused(
+            f"NATS at {url} does not offer TLS, but rosey.tls is set: the bot sent nothing, credentials "
+            "included; turn TLS on in nats-server (tls {...} in its config), or remove rosey.tls for a plain connection"
         )
     if isinstance(exc, ssl.SSLError):
         return NatsRefused(f"TLS with NATS at {url} failed ({reason}): check rosey.tls (ca_file, cert_file, key_file)")
@@ -138,7 +166,7 @@ async def connect(settings: RoseySettings, url: str | None = None, stopping: asy
 
     Raises `NatsRefused` when the server refuses the bot or a setting cannot work.
     """
-    nc = nats.NATS()
+    nc = nats.NATS() if settings.tls is None else _EncryptedOnlyClient()
     servers = [one.strip() for one in (url or settings.nats_url).split(",")]
     connecting = asyncio.ensure_future(nc.connect(**connect_options(settings, servers, nc)))
     stop = asyncio.ensure_future((stopping or asyncio.Event()).wait())

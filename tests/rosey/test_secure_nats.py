@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,3 +109,46 @@ async def test_a_credentials_file_that_is_not_there_is_named_before_connecting(t
     missing = tmp_path / "nowhere" / "bot.creds"
     with pytest.raises(NatsRefused, match=f"rosey.creds_file: no file at {missing}; fix the path in config.yaml"):
         await connect(RoseySettings(nats_url="nats://127.0.0.1:1", creds_file=missing))
+
+
+async def test_a_bot_set_up_for_tls_refuses_a_server_without_it(tmp_path) -> None:
+    server = NatsServer(tmp_path / "store", jetstream=False, extra=("--user", "rosey", "--pass", PASSWORD))
+    server.start()
+    tls = make_tls_files(tmp_path / "tls")
+    try:
+        with pytest.raises(NatsRefused) as refused:
+            await connect(RoseySettings(nats_url=server.url, user="rosey", password=PASSWORD,
+                                        tls={"ca_file": tls["ca_file"]}))
+    finally:
+        server.stop()
+
+    message = str(refused.value)
+    assert f"NATS at {server.url} does not offer TLS, but rosey.tls is set" in message
+    assert "\n" not in message and PASSWORD not in message
+
+
+async def test_the_password_never_goes_in_plain_text_to_a_greeting_without_tls(tmp_path) -> None:
+    """Someone between the bot and NATS who strips ``tls_required`` from the server's greeting reads nothing."""
+    received = bytearray()
+
+    async def plain_greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b'INFO {"server_id":"NMITM","version":"2.10.22","proto":1,"max_payload":1048576,'
+                     b'"auth_required":true,"headers":true}\r\n')
+        await writer.drain()
+        while chunk := await reader.read(4096):
+            received.extend(chunk)
+        writer.close()
+
+    listener = await asyncio.start_server(plain_greeting, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    tls = make_tls_files(tmp_path / "tls")
+    try:
+        with pytest.raises(NatsRefused, match="does not offer TLS"):
+            await connect(RoseySettings(nats_url=f"nats://127.0.0.1:{port}", user="rosey", password=PASSWORD,
+                                        tls={"ca_file": tls["ca_file"]}))
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+    assert PASSWORD.encode() not in received
+    assert b"CONNECT" not in received
