@@ -30,7 +30,9 @@ It fails loudly if the answer shown is not the one sent or a typed key is lost.
 Part 2 times, in fresh processes: ``python -m assistant --help``, importing
 ``assistant.tui.app``, and ``python -m assistant`` in a pseudo-terminal with
 the default embedded backend (its model loads in the background, as for a
-person) until the first frame and until a typed key is drawn in the prompt.
+person) until the first frame and until a typed key is drawn in the prompt;
+then ``python -m assistant --continue`` on a saved conversation of
+``CONTINUED_MESSAGES`` messages until its last answer is on the screen.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from assistant.session import Session
 from assistant.tui.app import AssistantApp
 from assistant.tui.markdown_feed import StreamingMarkdown
 from assistant.tui.widgets import AssistantMessage, StatusBar
-from bench.tui_launch import measure_launch
+from bench.tui_launch import measure_continue, measure_launch
 from llm import CompletionResult, LLMProvider, Message, MessageRole, StreamEnd, TextDelta
 from llm.base import ChatRequest
 
@@ -68,8 +70,9 @@ SIZE = (100, 40)
 BURST = 0.002  # the least the provider waits for its next token: tokens arrive in bursts, as socket reads do
 KEY_TIMEOUT = 10.0  # a key not drawn by then counts as lost (a hang guard, not a goal)
 HANG_GUARD = 60.0  # seconds to wait for the app to reach a step before calling it stuck
-GOALS = {"backlog": 50.0, "key": 50.0, "usable": 1500.0, "enter": 20.0}  # ms; "no backlog" read as within 3 frames at 60 fps
+GOALS = {"backlog": 50.0, "key": 50.0, "usable": 1500.0, "enter": 20.0, "continued": 1000.0}  # ms; "no backlog" read as within 3 frames at 60 fps
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+CONTINUED_MESSAGES = 500  # the saved conversation `assistant --continue` opens in part 2
 
 SECTIONS = [
     """## {n}. Setting up the {topic} backend
@@ -285,6 +288,12 @@ async def until(app: AssistantApp, condition: Callable[[], object], what: str) -
         await asyncio.sleep(0.001)
 
 
+def continued_conversation() -> list[Message]:
+    """``CONTINUED_MESSAGES`` messages, the last answer plain words a terminal receives in one run of text."""
+    return [*history(CONTINUED_MESSAGES - 2), Message(MessageRole.USER, "Is that everything?"),
+            Message(MessageRole.ASSISTANT, "Yes, that is everything you need for now.")]
+
+
 def history(messages: int) -> list[Message]:
     """A conversation of ``messages`` messages: short questions, and answers of one Markdown section each."""
     said = []
@@ -427,6 +436,10 @@ def report(args: argparse.Namespace, loads: tuple[float, float], stream: dict, l
         _row(label, _ms(statistics.median(values)), _ms(max(values)))
     _row("terminal: python -m assistant -> a typed key drawn", _ms(statistics.median(usable)), _ms(max(usable)),
          _ms(GOALS["usable"] / 1000), _verdict(statistics.median(usable), GOALS["usable"]))
+    continued = launch["continue"]
+    _row(f"terminal: --continue, {CONTINUED_MESSAGES} saved messages -> the last turn shown",
+         _ms(statistics.median(continued)), _ms(max(continued)), _ms(GOALS["continued"] / 1000),
+         _verdict(statistics.median(continued), GOALS["continued"]))
     _row("headless: run_test() -> a typed key drawn (1 run)", _ms(stream["headless_usable"]))
 
 
@@ -450,6 +463,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tui-bench-") as temp:
         stream = asyncio.run(bench_streaming(args, Path(temp) / "stream"))
         launch = measure_launch(Path(temp) / "launch", args.launches, SIZE)
+        launch["continue"] = measure_continue(Path(temp) / "continue", continued_conversation(), args.launches, SIZE)
     report(args, (before, os.getloadavg()[0]), stream, launch)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -35,6 +36,18 @@ from .voice_control import Devices, VoiceControl
 from .widgets import AssistantMessage, Status, StatusBar
 
 THEMES = ("textual-dark", "textual-light")
+
+
+def keep_out_of_full_collections() -> None:
+    """Exempt what the app holds once it is ready from Python's full garbage collections.
+
+    A full collection walks every object alive; with the libraries, the model
+    and the widgets loaded that stalls the screen for up to 100 ms while an
+    answer streams. What is loaded by now lives as long as the app, so it is
+    collected once, then frozen: later full collections walk only what came after.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class AssistantApp(App[None]):
@@ -142,6 +155,7 @@ class AssistantApp(App[None]):
         self.set_status(state="starting tools…")
         for problem in await self.session.start_tools():
             await self.chat_log.show_error(problem)
+        keep_out_of_full_collections()
         if not self.answering:
             self.set_status(state="idle")
 

@@ -17,7 +17,9 @@ from .messages import StatusChanged, TypedOnEntry
 from .turn_view import TurnView
 from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, SpeechSoFar, ToolCallEntry, UserMessage
 
-DRAWN_AT_ONCE = 40  # messages of a saved conversation drawn when it opens, and per batch as it is scrolled up
+# Messages of a saved conversation drawn when it opens, and per batch as it is scrolled up: ten
+# exchanges fill more than a screen however short they are (six lines each at least), so the log can scroll.
+DRAWN_AT_ONCE = 20
 
 
 def _turn_start(messages: list[Message], index: int) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+from rich.console import Console
 from textual.widgets import Static
 
 from assistant.tui.app import AssistantApp
-from assistant.tui.markdown_feed import AnswerMarkdown, SealedChunk, StreamingMarkdown
+from assistant.tui.markdown_feed import AnswerMarkdown, StreamingMarkdown
 from assistant.tui.widgets import AssistantMessage
 from tests.assistant.tui_helpers import (
     answer_finished,
@@ -41,8 +43,25 @@ def connect_{n}(url: str) -> None:
     print(url)
 ```
 
+---
+> A quote after a rule,
+> on two lines
+***
+# Done with step {n}
 """
 TRICKY = "".join(SECTION.format(n=n) for n in range(4)) + "That is all."
+
+
+def test_an_answer_drawn_in_pieces_cut_at_any_block_boundary_looks_as_the_whole() -> None:
+    console = Console(width=100, color_system="truecolor", force_terminal=True)
+    source = TRICKY.splitlines(keepends=True)
+    starts = [token.map[0] for token in MarkdownIt("gfm-like").parse(TRICKY) if token.level == 0 and token.map]
+    whole = console.render_lines(AnswerMarkdown(TRICKY), pad=False)
+    for first, second, third in zip(starts, starts[1:], starts[2:]):
+        before, block, rest = "".join(source[:second]), "".join(source[first:second]), "".join(source[second:])
+        pieces = console.render_lines(AnswerMarkdown(before), pad=False)
+        pieces += console.render_lines(AnswerMarkdown(rest, after=block), pad=False)
+        assert pieces == whole, f"cut before line {second} ({source[second]!r}), after {block!r}"
 
 
 def cells(strips: list) -> list[list[tuple[str, object]]]:
@@ -55,10 +74,11 @@ async def test_a_streamed_answer_looks_as_the_whole_answer_drawn_at_once(
 ) -> None:
     scripted_openai.reply(TRICKY, pieces=len(TRICKY) // 3, piece_delay=0.002)  # fences and table rows cut mid-token
     app = AssistantApp(scripted_config(tmp_path, model_path, scripted_openai))
-    async with app.run_test(size=(100, 260)) as pilot:
+    async with app.run_test(size=(100, 400)) as pilot:
         await ask(pilot, "How do I set it up?")
         answer = await answer_finished(pilot, 1)
-        assert len(answer.query(SealedChunk)) > 1, "finished blocks were sealed while the answer streamed"
+        sealed = answer.query_one(StreamingMarkdown).sealed
+        assert len(sealed) > 1, "finished blocks were sealed while the answer streamed"
 
         reference = Static(AnswerMarkdown(TRICKY))
         await answer.mount(reference, before=answer.query_one(StreamingMarkdown))
