@@ -73,6 +73,10 @@ class KeyMirror:
 
     async def stop(self) -> None:
         self._live = False
+        restarting, self._restarting = self._restarting, None
+        if restarting is not None and restarting is not asyncio.current_task():
+            restarting.cancel()
+            await asyncio.gather(restarting, return_exceptions=True)
         watcher, self._watcher = self._watcher, None
         reader, self._reader = self._reader, None
         if watcher is not None:
