@@ -136,18 +136,19 @@ class JetStreamStore(Store):
                                            await self._mirror_of(kind))
 
     def known_memories(self, channel: str) -> list[Memory] | None:
-        mirror, key = self._mirrors.get("memories"), f"memories.{encode_key_part(channel)}"
-        if mirror is None or not mirror.covers(key):
-            return None
-        entry = mirror.get(key)
-        return _memories_from_json(entry.value) if entry else []
+        return self._known("memories", channel, _memories_from_json, b"[]")
 
     def known_record(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self._known(kind, name, json.loads, b"{}")
+
+    def _known(self, kind: str, name: str, load: Callable[[bytes], Any], empty: bytes) -> Any:
+        """The value of ``kind``'s key for ``name`` as its mirror knows it (``empty`` when absent); None
+        when no mirror can tell."""
         mirror, key = self._mirrors.get(kind), f"{kind}.{encode_key_part(name)}"
         if mirror is None or not mirror.covers(key):
             return None
         entry = mirror.get(key)
-        return json.loads(entry.value) if entry else {}
+        return load(entry.value if entry else empty)
 
     async def _mirror_of(self, kind: str) -> KeyMirror:
         """The mirror of the keys of ``kind``, started on first use."""

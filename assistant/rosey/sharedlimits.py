@@ -42,11 +42,11 @@ CHANNEL_RECORD = "limits-channel"
 
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    """One record an admission changes: how to take the request's slot in it, and how to give it back."""
+    """One record an admission changes: how to take the request's slot in it at a moment, and give it back."""
 
     kind: str
     name: str
-    take: Callable[[dict[str, Any]], dict[str, Any]]
+    take: Callable[[dict[str, Any], float], dict[str, Any]]
     give_back: Callable[[dict[str, Any], float], dict[str, Any]]
 
 
@@ -71,11 +71,11 @@ class SharedRateLimiter:
     async def admit(self, user: str, channel: str) -> list[ThresholdCrossed]:
         """Let one request of ``user`` in ``channel`` through, or raise `RateLimited`."""
         self._refuse_over_budget()
-        if not self._slots(user, channel, 0.0):
+        slots = self._slots(user, channel)
+        if not slots:
             return []
         async with self._admitting:
             now = self._clock()
-            slots = self._slots(user, channel, now)
             records = await self._take(slots, now)
         if slots[0].kind != USER_RECORD:
             return []
@@ -87,11 +87,11 @@ class SharedRateLimiter:
         try:
             self._refuse_over_budget()
             now = self._clock()
-            for slot in self._slots(user, channel, now):
+            for slot in self._slots(user, channel):
                 record = self.store.known_record(slot.kind, slot.name)
                 if record is None:
                     return False
-                slot.take(record)
+                slot.take(record, now)
         except RateLimited:
             return False
         return True
@@ -102,20 +102,22 @@ class SharedRateLimiter:
             raise RateLimited(f"{limits.tokens_per_day} tokens a day for everyone",
                               seconds_until_next_day(self._clock()))
 
-    def _slots(self, user: str, channel: str, now: float) -> list[_Slot]:
-        """The records a request at ``now`` takes a slot in: the user's first, then the room's (when limited)."""
+    def _slots(self, user: str, channel: str) -> list[_Slot]:
+        """The records a request takes a slot in: the user's first, then the room's (when limited)."""
         limits = self.limits
         slots = []
         if limits.requests_per_minute or limits.requests_per_hour or limits.requests_per_day:
-            slots.append(_Slot(USER_RECORD, user, lambda record: self._user_slot(record, now), _user_without))
+            slots.append(_Slot(USER_RECORD, user, self._user_slot, _user_without))
         if channel and limits.channel_requests_per_hour:
-            slots.append(_Slot(CHANNEL_RECORD, channel, lambda record: self._channel_slot(record, now), _without))
+            slots.append(_Slot(CHANNEL_RECORD, channel, self._channel_slot, _without))
         return slots
 
     async def _take(self, slots: list[_Slot], now: float) -> list[dict[str, Any]]:
         """Every slot taken at once; when one is refused, the others are given back and the refusal raised."""
-        results = await asyncio.gather(*(self.store.change_record(slot.kind, slot.name, slot.take) for slot in slots),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self.store.change_record(slot.kind, slot.name, partial(slot.take, now=now)) for slot in slots),
+            return_exceptions=True,
+        )
         failures = [result for result in results if isinstance(result, BaseException)]
         if not failures:
             return results

@@ -75,6 +75,7 @@ class SpeechModels:
         """A wake-word model with no audio heard yet: the configured one, loaded once, unless another is asked for."""
         import numpy as np
 
+        from audio import SAMPLE_RATE
         from audio.wakeword import WakeWordDetector
 
         model = model or self.wake_word_model
@@ -84,7 +85,7 @@ class SpeechModels:
             if self._wake_word is not None:
                 self._wake_word.close()
             self._wake_word = WakeWordDetector(model, self.wake_threshold)
-            self._wake_word.feed(np.zeros(16000, np.float32))
+            self._wake_word.feed(np.zeros(SAMPLE_RATE, np.float32))  # its first step is slow: taken now
         self._wake_word.threshold = self.wake_threshold if threshold is None else threshold
         self._wake_word.reset()
         return self._wake_word
