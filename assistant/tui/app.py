@@ -122,7 +122,7 @@ class AssistantApp(App[None]):
             await self.chat_log.show_error(self.theme_problem)
         if self.resume:
             await self.commands.open_conversation(None if self.resume is True else str(self.resume))
-        self.warm_up()
+        self.call_after_refresh(self.warm_up)  # loading the model beside the first frame made it 0.35 s later
 
     # ------------------------------------------------------------------ status
 

@@ -17,9 +17,10 @@ from .messages import StatusChanged, TypedOnEntry
 from .turn_view import TurnView
 from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, SpeechSoFar, ToolCallEntry, UserMessage
 
-# Messages of a saved conversation drawn when it opens, and per batch as it is scrolled up: ten
-# exchanges fill more than a screen however short they are (six lines each at least), so the log can scroll.
-DRAWN_AT_ONCE = 20
+# Messages of a saved conversation drawn per batch, the newest first, until a screen of them is above the
+# view (and again as it is scrolled up). Each batch is its own frame: a batch of 20 took 0.3 s to mount and
+# lay out here, so a key typed while a long conversation opens waited that long, and so did its first frame.
+DRAWN_AT_ONCE = 4
 
 
 def _turn_start(messages: list[Message], index: int) -> int:
@@ -45,7 +46,7 @@ class EarlierMessages(Static, can_focus=True):
         self._say_how_many()
 
     def take_last_batch(self) -> list[Message]:
-        """The last ``DRAWN_AT_ONCE`` messages or so (whole turns), taken out of those waiting."""
+        """The last ``DRAWN_AT_ONCE`` messages or more (whole turns), taken out of those waiting."""
         start = _turn_start(self.messages, len(self.messages) - DRAWN_AT_ONCE)
         batch, self.messages = self.messages[start:], self.messages[:start]
         self._say_how_many()
@@ -63,7 +64,7 @@ class ChatLog(VerticalScroll):
     """
 
     DEFAULT_CSS = """
-    ChatLog { height: 1fr; padding: 0 1; }
+    ChatLog { height: 1fr; padding: 0 1; scrollbar-gutter: stable; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -129,9 +130,10 @@ class ChatLog(VerticalScroll):
         """Replace the log with a saved conversation, drawn as it looked when it was written.
 
         Only the last ``DRAWN_AT_ONCE`` messages are drawn now; the earlier ones
-        wait in an ``EarlierMessages`` at the top, drawn a batch at a time as
-        the log is scrolled up to them (or Tab reaches them), so a long
-        conversation opens as fast as a short one and costs no more after.
+        wait in an ``EarlierMessages`` at the top, drawn a batch a frame until
+        a screen of them is above the view, then as the log is scrolled up to
+        them (or Tab reaches them), so a long conversation opens as fast as a
+        short one and costs no more after.
         """
         await self.remove_children()
         said = [message for message in messages if message.role is not MessageRole.SYSTEM]
@@ -140,50 +142,52 @@ class ChatLog(VerticalScroll):
         if start:
             await self.mount(EarlierMessages(said[:start]))
         await self._draw_messages(said[start:], after=None)
+        self.call_after_refresh(self._fill_above)
 
     async def _draw_messages(self, messages: list[Message], after: Widget | None) -> None:
-        """Draw ``messages`` (whole turns) after ``after``, or at the end of the log."""
-        entries: list[Widget] = []
-        answer: AssistantMessage | None = None
-        answers: list[tuple[AssistantMessage, list[Message]]] = []
+        """Draw ``messages`` (whole turns) after ``after``, or at the end of the log, in one mount."""
+        entries: list[Widget | list[Message]] = []
+        answer: list[Message] | None = None
         for message in messages:
             if message.role is MessageRole.USER:
                 answer = None
                 entries.append(UserMessage(message.content))
-            elif message.role is MessageRole.ASSISTANT:
+            elif message.role is MessageRole.ASSISTANT or (message.role is MessageRole.TOOL and answer is not None):
                 if answer is None:
-                    answer = AssistantMessage()
+                    answer = []
                     entries.append(answer)
-                    answers.append((answer, []))
-                answers[-1][1].append(message)
-            elif message.role is MessageRole.TOOL and answer is not None:
-                answers[-1][1].append(message)
+                answer.append(message)
+        drawn = [entry if isinstance(entry, Widget) else self._saved_answer(entry) for entry in entries]
         if after is None:
-            await self.mount_all(entries)
+            await self.mount_all(drawn)
         else:
-            await self.mount_all(entries, after=after)
-        for answer, said in answers:
-            if not answer.is_attached:  # the app is closing
-                return
-            await self._draw_answer(answer, said)
+            await self.mount_all(drawn, after=after)
 
-    async def _draw_answer(self, answer: AssistantMessage, messages: list[Message]) -> None:
-        tool_entries: dict[str, ToolCallEntry] = {}
+    def _saved_answer(self, messages: list[Message]) -> AssistantMessage:
+        """One answer of a saved conversation: its runs of text, and its tool calls with their results."""
+        results = {message.tool_call_id: message for message in messages if message.role is MessageRole.TOOL}
+        parts: list[str | ToolCallEntry] = []
         for message in messages:
             if message.role is MessageRole.TOOL:
-                if message.tool_call_id in tool_entries:
-                    tool_entries[message.tool_call_id].show_result(message.content)
                 continue
             if message.content:
-                await answer.append(message.content)
+                if parts and isinstance(parts[-1], str):
+                    parts[-1] += message.content  # one run of text, as it streamed, until a tool call
+                else:
+                    parts.append(message.content)
             for call in message.tool_calls or []:
-                tool_entries[call.id] = await answer.tool_started(ToolStarted(call, self._tool_source(call.name)))
-        await answer.finish()
+                parts.append(ToolCallEntry(ToolStarted(call, self._tool_source(call.name)), results.get(call.id)))
+        return AssistantMessage(saved=parts)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value < self.size.height:  # a screen from the top: what is above is about to be seen
-            self.call_after_refresh(self.draw_earlier)
+            self.call_after_refresh(self._fill_above)
+
+    async def _fill_above(self) -> None:
+        """Draw another batch while less than a screen is drawn above the view: it is about to be seen."""
+        if self.scroll_y < self.size.height and self.query_children(EarlierMessages) and await self.draw_earlier():
+            self.call_after_refresh(self._fill_above)
 
     async def draw_earlier(self) -> list[Widget]:
         """Draw the last batch of the messages not drawn yet, keeping what is on screen where it is."""
@@ -194,11 +198,12 @@ class ChatLog(VerticalScroll):
             fold = earlier.first()
             batch = fold.take_last_batch()
             before = set(self.children)
-            from_bottom = self.max_scroll_y - self.scroll_y
+            from_bottom = self.max_scroll_y - max(0, self.scroll_y)  # (below 0 while the log is shorter than the screen)
             await self._draw_messages(batch, after=fold)
             if not fold.messages:
                 await fold.remove()
-            self.call_after_refresh(lambda: self.scroll_to(y=self.max_scroll_y - from_bottom, animate=False))
+            if from_bottom > 0:  # scrolled up: what is on screen stays there (at the end, the anchor keeps it there)
+                self.call_after_refresh(lambda: self.scroll_to(y=self.max_scroll_y - from_bottom, animate=False))
             return [child for child in self.children if child not in before]
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
@@ -220,7 +225,8 @@ class ChatLog(VerticalScroll):
 
     def toggle_reasoning(self) -> None:
         for answer in self.query(AssistantMessage):
-            answer.thinking.collapsed = not answer.thinking.collapsed
+            if answer.thinking is not None:
+                answer.thinking.collapsed = not answer.thinking.collapsed
 
     def copy_last_answer(self) -> None:
         answer = self.last_answer()

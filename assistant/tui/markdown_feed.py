@@ -169,6 +169,15 @@ class StreamingMarkdown(Widget):
         self._ended = asyncio.Event()
         self._drawer: asyncio.Task[None] | None = None
 
+    @classmethod
+    def finished(cls, text: str) -> StreamingMarkdown:
+        """``text`` already whole (a saved answer): sealed at once and drawn when laid out, with no drawing task."""
+        markdown = cls()
+        markdown._seal(AnswerMarkdown(text))
+        markdown.shown = markdown._sealed_chars = len(text)
+        markdown._streaming = False
+        return markdown
+
     def write(self, text: str) -> None:
         """Queue ``text``; the widget must be mounted."""
         self._queued.append(text)

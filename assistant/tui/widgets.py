@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -17,6 +18,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Collapsible, Label, Static
+
+from llm import Message
 
 from ..events import ToolFinished, ToolStarted, TurnDone, timing_figures
 from .markdown_feed import StreamingMarkdown
@@ -72,25 +75,30 @@ class ToolCallEntry(Collapsible):
     ToolCallEntry.error CollapsibleTitle { color: $error; }
     """
 
-    def __init__(self, started: ToolStarted) -> None:
+    def __init__(self, started: ToolStarted, saved: Message | None = None) -> None:
+        """A call running, or with the tool's ``saved`` result one of a saved conversation, shown finished."""
         self.call = started.call
         self.source = started.source
-        arguments = json.dumps(started.call.arguments, ensure_ascii=False, indent=2)
-        self.details = Static(f"arguments:\n{arguments}\n\nrunning…", markup=False)
+        self.details = Static(self._arguments() + "\n\nrunning…", markup=False)
         super().__init__(self.details, title=self._heading("running"), collapsed=True)
+        if saved is not None:
+            self._show_result(saved.content, saved.is_error, self._heading("error" if saved.is_error else "result"))
+
+    def _arguments(self) -> str:
+        return "arguments:\n" + json.dumps(self.call.arguments, ensure_ascii=False, indent=2)
 
     def _heading(self, state: str) -> str:
         source = f" ({self.source})" if self.source else ""
         return f"🔧 {self.call.name}{source} — {state}"
 
     def finish(self, finished: ToolFinished) -> None:
-        self.show_result(finished.result.content, finished.result.is_error, finished.seconds)
+        label = "error" if finished.result.is_error else "result"
+        self._show_result(finished.result.content, finished.result.is_error,
+                          self._heading(f"{label} in {finished.seconds:.2f} s"))
 
-    def show_result(self, content: str, is_error: bool = False, seconds: float | None = None) -> None:
-        arguments = json.dumps(self.call.arguments, ensure_ascii=False, indent=2)
-        label = "error" if is_error else "result"
-        self.details.update(f"arguments:\n{arguments}\n\n{label}:\n{content}")
-        self.title = self._heading(f"{label} in {seconds:.2f} s" if seconds is not None else label)
+    def _show_result(self, content: str, is_error: bool, heading: str) -> None:
+        self.details.update(f"{self._arguments()}\n\n{'error' if is_error else 'result'}:\n{content}")
+        self.title = heading
         self.set_class(is_error, "error")
 
 
@@ -107,25 +115,29 @@ class AssistantMessage(ChatEntry):
     AssistantMessage > .speaker { color: $success; }
     AssistantMessage StreamingMarkdown { margin: 0; padding: 0; }
     AssistantMessage .reasoning { color: $text-muted; }
-    AssistantMessage #thinking { display: none; }
-    AssistantMessage.has-reasoning #thinking { display: block; }
     AssistantMessage .figures { color: $text-muted; }
     """
 
-    def __init__(self, speaker: str = "Rosey") -> None:
+    def __init__(self, speaker: str = "Rosey", saved: Sequence[str | ToolCallEntry] | None = None) -> None:
+        """An answer to stream into, or one of a saved conversation: its ``saved`` runs of text and tool calls.
+
+        A saved answer is whole before it is mounted, so a batch of them costs one layout of the log.
+        """
         super().__init__()
         self.speaker = speaker
-        self.blocks: list[str] = []
+        self._saved = saved or []
+        self.blocks: list[str] = [part for part in self._saved if isinstance(part, str)]
         self._block_parts: list[str] = []
         self._markdown: StreamingMarkdown | None = None
         self._reasoning: list[str] = []
         self._reasoning_view = Static("", markup=False, classes="reasoning")
-        self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
-        self.finished = False
+        self.thinking: Collapsible | None = None  # made with the first thinking: most answers have none
+        self.finished = saved is not None
 
     def compose(self) -> ComposeResult:
         yield Label(self.speaker, classes="speaker")
-        yield self.thinking
+        for part in self._saved:
+            yield StreamingMarkdown.finished(part) if isinstance(part, str) else part
 
     @property
     def text(self) -> str:
@@ -147,8 +159,10 @@ class AssistantMessage(ChatEntry):
 
     def add_reasoning(self, text: str) -> None:
         self._reasoning.append(text)
-        self.add_class("has-reasoning")
         self._reasoning_view.update("".join(self._reasoning))
+        if self.thinking is None:
+            self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
+            self.mount(self.thinking, after=self.query_one(".speaker"))
 
     async def tool_started(self, started: ToolStarted) -> ToolCallEntry:
         await self._finish_block()

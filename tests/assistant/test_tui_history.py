@@ -10,8 +10,8 @@ from textual.pilot import Pilot
 from assistant.store import ConversationStore
 from assistant.tui.app import AssistantApp
 from assistant.tui.chat_log import EarlierMessages
-from assistant.tui.widgets import AssistantMessage, UserMessage
-from llm import Message, MessageRole
+from assistant.tui.widgets import AssistantMessage, ToolCallEntry, UserMessage
+from llm import Message, MessageRole, ToolCall
 from tests.assistant.tui_helpers import answers, scripted_config, seen_lines, wait_until
 
 MESSAGES = 500
@@ -92,12 +92,46 @@ async def test_enter_on_an_old_message_goes_back_to_the_prompt_and_the_end_of_th
     async with app.run_test(size=(100, 30)) as pilot:
         await restored(pilot)
         log = app.query_one("#log")
-        app.query(UserMessage).first().focus()
+        oldest_drawn = app.query(UserMessage).first()
+        oldest_drawn.focus()
         await pilot.pause()
-        assert question(0) in "\n".join(seen_lines(pilot, log)), "focus scrolled the log up to the first question"
+        assert oldest_drawn.text in "\n".join(seen_lines(pilot, log)), "focus scrolled the log up to an old question"
 
         await pilot.press("enter")
         await pilot.pause()
 
         assert app.query_one("#prompt").has_focus
         assert "9 squared is 81." in "\n".join(seen_lines(pilot, log)), "the log is back at its last answer"
+
+
+async def test_a_continued_answer_shows_its_tool_calls_with_their_results_between_its_words(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    clock = ToolCall(id="call_1", name="current_time", arguments={"timezone": "Europe/Paris"})
+    sums = ToolCall(id="call_2", name="calculator", arguments={"expression": "1 / 0"})
+    config = scripted_config(tmp_path, model_path, scripted_openai)
+    with ConversationStore.open_default(config.data_dir) as store:
+        conversation = store.create(title="Tools")
+        for message in [
+            Message(MessageRole.USER, "What time is it in Paris, and what is 1 / 0?"),
+            Message(MessageRole.ASSISTANT, "Let me check. ", tool_calls=[clock, sums]),
+            Message(MessageRole.TOOL, "14:05", name="current_time", tool_call_id="call_1"),
+            Message(MessageRole.TOOL, "calculator failed: division by zero", name="calculator",
+                    tool_call_id="call_2", is_error=True),
+            Message(MessageRole.ASSISTANT, "It is 14:05 in Paris; 1 / 0 has no value."),
+        ]:
+            store.add_message(conversation, message)
+    app = AssistantApp(config, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await restored(pilot)
+        await pilot.pause()
+
+        answer = app.query_one(AssistantMessage)
+        found, failed = app.query(ToolCallEntry)
+        assert answer.text == "Let me check. It is 14:05 in Paris; 1 / 0 has no value."
+        assert "current_time" in found.title and found.title.endswith("— result")
+        assert "14:05" in str(found.details.render())
+        assert "calculator" in failed.title and failed.title.endswith("— error") and failed.has_class("error")
+        assert "division by zero" in str(failed.details.render())
+        shown = "\n".join(seen_lines(pilot, app.query_one("#log")))
+        assert shown.index("Let me check.") < shown.index("current_time") < shown.index("It is 14:05")
