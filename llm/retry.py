@@ -8,11 +8,13 @@ left alone after that.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from typing import TYPE_CHECKING
 
 from .errors import TRANSIENT_ERRORS, LLMRateLimitError
 from .types import StreamEvent
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 MAX_RETRY_AFTER = 60.0
 """A 429 asking us to wait longer than this is reported at once: nobody waits a minute for a voice reply."""
@@ -41,6 +43,8 @@ async def stream_with_retries(
     first_delay: float,
 ) -> AsyncIterator[StreamEvent]:
     """Yield the events of ``open_stream()``, retrying transient failures before the first event."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt  # not needed to start the app
+
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max_retries + 1),
         wait=_backoff(first_delay),

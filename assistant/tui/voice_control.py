@@ -26,14 +26,15 @@ from ..voice.events import (
     VoiceEvent,
     WakeWordHeard,
 )
-from ..voice.loop import VoiceLoop
-from ..voice.models import SpeechModels
 from .chat_log import ChatLog
 from .messages import StatusChanged
 from .turn_view import TurnView
 
 if TYPE_CHECKING:
     from audio import AudioInput, AudioOutput
+
+    from ..voice.loop import VoiceLoop
+    from ..voice.models import SpeechModels
 
 Devices = Callable[[], "tuple[AudioInput, AudioOutput]"]
 """Opens the microphone and the speaker: the sound card, or WAV files in tests."""
@@ -88,6 +89,9 @@ class VoiceControl:
     async def run(self) -> None:
         """Listen and answer until cancelled (the mic key again)."""
         from audio import AudioError
+
+        from ..voice.loop import VoiceLoop  # the loop and its models load with the first microphone session
+        from ..voice.models import SpeechModels
 
         self._status("loading voice…")
         if self.models is None:
