@@ -1,7 +1,7 @@
 """Whether the app's screen keeps up with a fast model, how soon keys land while it writes, how soon it is usable.
 
     .venv/bin/python bench/tui_stream.py [--rate 5000] [--seconds 10] [--presses 50] [--launches 3] [--give-up 20]
-                                         [--history 0]
+                                         [--history 0 [--grown]]
 
 Part 1 drives the real app headless (Textual's ``run_test``; a ``Session``
 with no conversation store, data in a temp dir) over a provider that streams
@@ -11,7 +11,8 @@ schedule whatever the app does, as bytes queue in a socket, so an app that
 falls behind shows it as backlog instead of slowing the model down. With
 ``--history N`` the log first shows a conversation of N messages (questions
 and Markdown answers), as ``--continue`` would, so the cost of what is already
-on screen shows. Headless
+on screen shows; with ``--grown`` all of it is drawn first, as in a
+conversation that grew long in the app. Headless
 Textual lays out and renders every frame but skips encoding it as escape codes
 and writing it; the benchmark encodes each frame itself (only the write is
 missing) and counts frames where a terminal would get them. It reports:
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import gc
 import os
 import re
 import statistics
@@ -60,6 +62,7 @@ from textual.worker import WorkerFailed
 from assistant.config import load_config
 from assistant.session import Session
 from assistant.tui.app import AssistantApp
+from assistant.tui.chat_log import EarlierMessages
 from assistant.tui.markdown_feed import StreamingMarkdown
 from assistant.tui.widgets import AssistantMessage, StatusBar
 from bench.tui_launch import measure_continue, measure_launch
@@ -322,6 +325,13 @@ async def bench_streaming(args: argparse.Namespace, data_dir: Path) -> dict:
             prompt = app.query_one("#prompt", TextArea)
             if args.history:
                 await app.chat_log.show_conversation(history(args.history), lambda name: "")
+                if args.grown:  # every message drawn, as in a long session, then folded as each question does
+                    while app.query(EarlierMessages):
+                        await app.chat_log.draw_earlier()
+                    await asyncio.sleep(0.5)
+                    app.chat_log.fold_far_above()
+                    await asyncio.sleep(0.5)
+                    gc.collect()  # the app has had the turns' time to collect what the folds freed
             await press(app, probe, "x")
             figures["headless_usable"] = time.perf_counter() - launched
             probe.status = app.query_one(StatusBar)
@@ -396,7 +406,8 @@ def report(args: argparse.Namespace, loads: tuple[float, float], stream: dict, l
           "every figure, compare the same-run ratios")
     print(f"\nMarkdown stream: {stream['tokens']} tokens, {stream['chars'] / 1024:.0f} KiB, {args.rate:.0f} tokens/s "
           f"for {args.seconds:g} s, headless {SIZE[0]}x{SIZE[1]}"
-          + (f", after a conversation of {args.history} messages" if args.history else ""))
+          + (f", after a conversation of {args.history} messages" if args.history else "")
+          + (" grown in the app (all drawn)" if args.history and args.grown else ""))
     _row("", "ms", "goal ms", "")
     backlog = stream["backlog"]
     shown = _ms(backlog) if backlog is not None else f">{args.give_up * 1000:.0f}"
@@ -451,6 +462,8 @@ def main() -> None:
     parser.add_argument("--launches", type=int, default=3, help="runs of each launch measurement")
     parser.add_argument("--history", type=int, default=0,
                         help="messages of an earlier conversation shown in the log before the question")
+    parser.add_argument("--grown", action="store_true",
+                        help="with --history: every message drawn first, as in a conversation that grew in the app")
     parser.add_argument("--give-up", type=float, default=20.0,
                         help="seconds after the last token to stop waiting for the answer to be shown")
     args = parser.parse_args()

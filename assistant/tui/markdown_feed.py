@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
@@ -73,6 +74,7 @@ class _Markdown(RichMarkdown):
         self.inline_code_theme = "monokai"
 
 
+@functools.lru_cache(maxsize=16)  # the open end is drawn after the same sealed block until the next seal
 def _stand_in(block: str) -> str:
     """A short block Rich separates from the next exactly as it does ``block``.
 

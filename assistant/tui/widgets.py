@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -41,6 +41,14 @@ class ChatEntry(Vertical, can_focus=True):
     def copy_text(self) -> str:
         raise NotImplementedError
 
+    def replica(self) -> Callable[[], ChatEntry]:
+        """How to draw this entry again once it is removed: a function of plain data, holding no widget.
+
+        The log folds entries far above the view away like this; kept as hidden
+        widgets, hundreds of them still slowed every layout and garbage collection.
+        """
+        raise NotImplementedError
+
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.copy_text())
         self.app.notify("Copied to the clipboard", timeout=2)
@@ -66,6 +74,10 @@ class UserMessage(ChatEntry):
     def copy_text(self) -> str:
         return self.text
 
+    def replica(self) -> Callable[[], UserMessage]:
+        text, attachments = self.text, self.attachments
+        return lambda: UserMessage(text, attachments)
+
 
 class ToolCallEntry(Collapsible):
     """One tool call: name and source in the title, arguments and result inside."""
@@ -80,6 +92,7 @@ class ToolCallEntry(Collapsible):
         self.call = started.call
         self.source = started.source
         self.details = Static(self._arguments() + "\n\nrunning…", markup=False)
+        self._result: tuple[str, bool, str] | None = None
         super().__init__(self.details, title=self._heading("running"), collapsed=True)
         if saved is not None:
             self._show_result(saved.content, saved.is_error, self._heading("error" if saved.is_error else "result"))
@@ -97,9 +110,22 @@ class ToolCallEntry(Collapsible):
                           self._heading(f"{label} in {finished.seconds:.2f} s"))
 
     def _show_result(self, content: str, is_error: bool, heading: str) -> None:
+        self._result = (content, is_error, heading)
         self.details.update(f"{self._arguments()}\n\n{'error' if is_error else 'result'}:\n{content}")
         self.title = heading
         self.set_class(is_error, "error")
+
+    def replica(self) -> Callable[[], ToolCallEntry]:
+        """See ``ChatEntry.replica``."""
+        started, result = ToolStarted(self.call, self.source), self._result
+
+        def draw() -> ToolCallEntry:
+            entry = ToolCallEntry(started)
+            if result is not None:
+                entry._show_result(*result)
+            return entry
+
+        return draw
 
 
 class AssistantMessage(ChatEntry):
@@ -118,10 +144,17 @@ class AssistantMessage(ChatEntry):
     AssistantMessage .figures { color: $text-muted; }
     """
 
-    def __init__(self, speaker: str = "Rosey", saved: Sequence[str | ToolCallEntry] | None = None) -> None:
-        """An answer to stream into, or one of a saved conversation: its ``saved`` runs of text and tool calls.
+    def __init__(
+        self,
+        speaker: str = "Rosey",
+        saved: Sequence[str | ToolCallEntry] | None = None,
+        notes: Sequence[str] = (),
+        reasoning: str = "",
+    ) -> None:
+        """An answer to stream into, or a finished one drawn again: its ``saved`` runs of text and tool calls.
 
-        A saved answer is whole before it is mounted, so a batch of them costs one layout of the log.
+        A saved answer is whole before it is mounted, so a batch of them costs
+        one layout of the log; ``notes`` (its figures) and ``reasoning`` come with it.
         """
         super().__init__()
         self.speaker = speaker
@@ -129,15 +162,35 @@ class AssistantMessage(ChatEntry):
         self.blocks: list[str] = [part for part in self._saved if isinstance(part, str)]
         self._block_parts: list[str] = []
         self._markdown: StreamingMarkdown | None = None
-        self._reasoning: list[str] = []
-        self._reasoning_view = Static("", markup=False, classes="reasoning")
-        self.thinking: Collapsible | None = None  # made with the first thinking: most answers have none
+        self._notes = list(notes)
+        self._reasoning: list[str] = [reasoning] if reasoning else []
+        self._reasoning_view = Static(reasoning, markup=False, classes="reasoning")
+        self.thinking: Collapsible | None = self._thinking_fold() if reasoning else None  # most answers have none
         self.finished = saved is not None
 
     def compose(self) -> ComposeResult:
         yield Label(self.speaker, classes="speaker")
+        if self.thinking is not None:
+            yield self.thinking
         for part in self._saved:
             yield StreamingMarkdown.finished(part) if isinstance(part, str) else part
+        for note in self._notes:
+            yield Label(note, classes="figures", markup=False)
+
+    def replica(self) -> Callable[[], AssistantMessage]:
+        texts = iter([*self.blocks, "".join(self._block_parts)])
+        parts = [
+            next(texts) if isinstance(child, StreamingMarkdown) else child.replica()
+            for child in self.children
+            if isinstance(child, StreamingMarkdown | ToolCallEntry)
+        ]
+        speaker, notes, reasoning = self.speaker, self._notes, "".join(self._reasoning)
+        return lambda: AssistantMessage(
+            speaker, [part if isinstance(part, str) else part() for part in parts], notes, reasoning
+        )
+
+    def _thinking_fold(self) -> Collapsible:
+        return Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
 
     @property
     def text(self) -> str:
@@ -161,7 +214,7 @@ class AssistantMessage(ChatEntry):
         self._reasoning.append(text)
         self._reasoning_view.update("".join(self._reasoning))
         if self.thinking is None:
-            self.thinking = Collapsible(self._reasoning_view, title="Thinking", collapsed=True, id="thinking")
+            self.thinking = self._thinking_fold()
             self.mount(self.thinking, after=self.query_one(".speaker"))
 
     async def tool_started(self, started: ToolStarted) -> ToolCallEntry:
@@ -180,6 +233,7 @@ class AssistantMessage(ChatEntry):
         self.finished = True
 
     async def add_note(self, note: str) -> None:
+        self._notes.append(note)
         await self.mount(Label(note, classes="figures", markup=False))
 
     async def _finish_block(self) -> None:
@@ -206,6 +260,10 @@ class ErrorNote(ChatEntry):
     def copy_text(self) -> str:
         return self.message
 
+    def replica(self) -> Callable[[], ErrorNote]:
+        message = self.message
+        return lambda: ErrorNote(message)
+
 
 class Notice(ChatEntry):
     DEFAULT_CSS = """
@@ -221,6 +279,10 @@ class Notice(ChatEntry):
 
     def copy_text(self) -> str:
         return self.message
+
+    def replica(self) -> Callable[[], Notice]:
+        message = self.message
+        return lambda: Notice(message)
 
 
 class SpeechSoFar(Static):

@@ -9,10 +9,10 @@ from textual.pilot import Pilot
 
 from assistant.store import ConversationStore
 from assistant.tui.app import AssistantApp
-from assistant.tui.chat_log import EarlierMessages
+from assistant.tui.chat_log import KEPT_SHOWN, EarlierMessages
 from assistant.tui.widgets import AssistantMessage, ToolCallEntry, UserMessage
 from llm import Message, MessageRole, ToolCall
-from tests.assistant.tui_helpers import answers, scripted_config, seen_lines, wait_until
+from tests.assistant.tui_helpers import answers, ask, scripted_config, seen_lines, state, wait_until
 
 MESSAGES = 500
 
@@ -37,7 +37,11 @@ def resumed_app(tmp_path: Path, model_path: Path, server: Any, messages: int = M
 
 
 async def restored(pilot: Pilot) -> None:
+    """The conversation is drawn up to a screen above its end (or whole), as it opens."""
+    log = pilot.app.query_one("#log")
     await wait_until(pilot, lambda: answers(pilot) and answers(pilot)[-1].finished, "the restored conversation")
+    await wait_until(pilot, lambda: log.scroll_y >= log.size.height or not pilot.app.query(EarlierMessages),
+                     "a screen of it drawn above the end")
 
 
 async def test_a_conversation_of_500_messages_opens_at_its_last_turn_and_every_turn_can_be_copied(
@@ -135,3 +139,44 @@ async def test_a_continued_answer_shows_its_tool_calls_with_their_results_betwee
         assert "division by zero" in str(failed.details.render())
         shown = "\n".join(seen_lines(pilot, app.query_one("#log")))
         assert shown.index("Let me check.") < shown.index("current_time") < shown.index("It is 14:05")
+
+
+async def test_a_conversation_grown_long_in_the_app_folds_its_oldest_turns_and_shows_them_again_scrolled_back(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    turns = KEPT_SHOWN // 2 + 3
+    for n in range(turns):
+        scripted_openai.reply(answer(n))
+    app = AssistantApp(scripted_config(tmp_path, model_path, scripted_openai))
+    async with app.run_test(size=(100, 40)) as pilot:
+        for n in range(turns):
+            await ask(pilot, question(n))
+            await wait_until(pilot, lambda n=n: last_answer_is(pilot, answer(n)), f"answer {n}")
+            if n == 0:
+                first_figures = figures(app.query(AssistantMessage).first())
+        drawn = [entry.text for entry in app.query(UserMessage)]
+        assert len(drawn) < turns and drawn[-1] == question(turns - 1), "only the latest turns stay drawn"
+        assert question(turns - 1) in "\n".join(seen_lines(pilot, app.query_one("#log")))
+
+        log = app.query_one("#log")
+        while app.query(EarlierMessages):
+            log.scroll_home(animate=False)
+            await pilot.pause()
+
+        assert [entry.text for entry in app.query(UserMessage)] == [question(n) for n in range(turns)]
+        first = app.query(AssistantMessage).first()
+        assert first.copy_text() == answer(0) and figures(first) == first_figures and first_figures
+        first.focus()
+        await pilot.press("c")
+        assert app.clipboard == answer(0)
+
+
+def last_answer_is(pilot: Pilot, text: str) -> bool:
+    """The last answer drawn says ``text``, finished, and the app is idle (the count drawn shrinks as turns fold)."""
+    drawn = answers(pilot)
+    return bool(drawn) and drawn[-1].text == text and drawn[-1].finished and state(pilot) == "idle"
+
+
+def figures(answer: AssistantMessage) -> list[str]:
+    """The answer's figures line (the model and its speed), as shown."""
+    return [str(label.render()) for label in answer.query(".figures")]
