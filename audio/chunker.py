@@ -101,9 +101,14 @@ class SpeechChunker:
                     self._sentences.hard_break()
 
 
-def split_sentences(text: str) -> list[str]:
-    """Whole text to speakable sentences (no early clause chunk), e.g. for ``assistant say``."""
-    chunker = SpeechChunker(early_first_chunk=False)
+def split_sentences(text: str, early_first_chunk: bool = False) -> list[str]:
+    """Whole text to speakable sentences, e.g. for ``assistant say``.
+
+    With ``early_first_chunk`` the first clause is a chunk of its own, as in a
+    streamed answer: a server speaking a whole text sends its first audio after
+    a Piper pass over that clause instead of over the whole first sentence.
+    """
+    chunker = SpeechChunker(early_first_chunk=early_first_chunk)
     return chunker.feed(text) + chunker.flush()
 
 

@@ -1,6 +1,6 @@
 """Rosey's Wyoming server beside the servers Home Assistant users run today, in one run.
 
-    .venv/bin/python bench/wyoming.py [--rounds 3] [--peers-bin /path/to/venv/bin]
+    .venv/bin/python bench/wyoming.py [--rounds 3] [--peers-bin /path/to/venv/bin] [--only asr|tts|wake]
 
 The peers are ``wyoming-faster-whisper`` and ``wyoming-piper`` (PyPI), on the
 same bundled Whisper tiny.en and Piper voice, never downloading. Their pins
@@ -14,8 +14,12 @@ Without them only Rosey's figures are printed. Every figure is a median over
 - transcript after audio-stop: jfk.flac (11 s) plus 1 s of silence, as a
   satellite sends it, at real-time pace and as fast as possible; with WER
 - Wyoming vs the Transcriber in-process on the same audio (as fast as possible)
-- TTS first audio-chunk after ``synthesize`` (three sentences), and after the
-  first ``synthesize-chunk`` of the streaming form
+- TTS first audio-chunk after ``synthesize``, and after the first
+  ``synthesize-chunk`` of the streaming form, on two texts: three short
+  sentences (streamed a sentence a chunk), where both servers' first audio is
+  one Piper pass over "The kitchen light is on."; and an answer whose first
+  sentence is long (streamed a word a chunk, as an LLM writes it), where
+  Rosey speaks its first clause first and wyoming-piper its first sentence
 - ten clients transcribing at once: throughput against one client
 - a wake-word stream (hey_jarvis over jfk.flac, sent as fast as possible):
   seconds of audio scored per second, against real time
@@ -64,6 +68,10 @@ JFK = REPO / "tests" / "audio" / "data" / "jfk.flac"
 JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 SENTENCES = ("The kitchen light is on. ", "The front door is locked. ", "The heating is set to twenty degrees.")
 SPEECH = "".join(SENTENCES)
+ANSWER = "I turned on the kitchen light, set the heating to twenty degrees and locked the front door. Good night."
+ANSWER_WORDS = [word if index == 0 else " " + word for index, word in enumerate(ANSWER.split(" "))]
+TTS_TEXTS = {"three short sentences": (SPEECH, list(SENTENCES)), "a long first sentence": (ANSWER, ANSWER_WORDS)}
+PARTS = ("asr", "tts", "wake")
 CHUNK_SAMPLES = 1024
 RATE = 16_000
 T = TypeVar("T")
@@ -99,19 +107,20 @@ async def transcript_after_stop(port: int, pcm: bytes, paced: bool) -> tuple[flo
         return time.perf_counter() - stopped, event.data["text"] if event else ""
 
 
-async def first_audio(port: int, streaming: bool) -> float:
-    """Seconds from the request (or the first text chunk) to the first audio-chunk."""
+async def first_audio(port: int, text: str, pieces: list[str] | None) -> float:
+    """Seconds from the request (or the first text chunk) to the first audio-chunk; ``pieces`` streams ``text``."""
+    streaming = pieces is not None
     async with AsyncTcpClient("127.0.0.1", port) as client:
         if streaming:
             await client.write_event(SynthesizeStart().event())
         asked = time.perf_counter()
         if streaming:
-            for sentence in SENTENCES:
-                await client.write_event(SynthesizeChunk(text=sentence).event())
-            await client.write_event(Synthesize(text=SPEECH).event())
+            for piece in pieces:
+                await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(Synthesize(text=text).event())
             await client.write_event(SynthesizeStop().event())
         else:
-            await client.write_event(Synthesize(text=SPEECH).event())
+            await client.write_event(Synthesize(text=text).event())
         first = None
         last = "synthesize-stopped" if streaming else "audio-stop"
         while (event := await client.read_event()) is not None and event.type != last:
@@ -176,9 +185,10 @@ class Peer:
         self.process.wait(10)
 
 
-def start_peers(bin_dir: Path | None, work: Path) -> tuple[Peer | None, Peer | None]:
-    whisper = shutil.which("wyoming-faster-whisper", path=str(bin_dir) if bin_dir else None)
-    piper = shutil.which("wyoming-piper", path=str(bin_dir) if bin_dir else None)
+def start_peers(bin_dir: Path | None, work: Path, parts: tuple[str, ...]) -> tuple[Peer | None, Peer | None]:
+    """The peers the rows in ``parts`` compare with, if installed."""
+    whisper = "asr" in parts and shutil.which("wyoming-faster-whisper", path=str(bin_dir) if bin_dir else None)
+    piper = "tts" in parts and shutil.which("wyoming-piper", path=str(bin_dir) if bin_dir else None)
     asr = tts = None
     if whisper:
         port = free_port()
@@ -193,7 +203,7 @@ def start_peers(bin_dir: Path | None, work: Path) -> tuple[Peer | None, Peer | N
     return asr, tts
 
 
-async def main(rounds: int, peers_bin: Path | None) -> None:
+async def main(rounds: int, peers_bin: Path | None, parts: tuple[str, ...]) -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; medians of {rounds} rounds")
     speech = np.concatenate([read_audio(JFK), np.zeros(RATE, np.float32)])
     audio = pcm16(speech)
@@ -202,14 +212,19 @@ async def main(rounds: int, peers_bin: Path | None) -> None:
         services = await load_services(config)
         server = WyomingServer(services)
         ours = await server.start("127.0.0.1", 0)
-        peer_asr, peer_tts = start_peers(peers_bin, Path(work))
+        peer_asr, peer_tts = start_peers(peers_bin, Path(work), parts)
         try:
             for peer in (peer_asr, peer_tts):
                 if peer is not None:
                     await peer.ready()
-            if peer_asr is None or peer_tts is None:
+            if ("asr" in parts and peer_asr is None) or ("tts" in parts and peer_tts is None):
                 print("peers: not found (see the docstring: install them in their own venv, pass --peers-bin)")
-            await report(rounds, ours, peer_asr, peer_tts, audio, speech, services)
+            if "asr" in parts:
+                await report_asr(rounds, ours, peer_asr, audio, speech, services)
+            if "tts" in parts:
+                await report_tts(rounds, ours, peer_tts)
+            if "wake" in parts:
+                await report_wake(rounds, ours, audio)
         finally:
             for peer in (peer_asr, peer_tts):
                 if peer is not None:
@@ -218,7 +233,7 @@ async def main(rounds: int, peers_bin: Path | None) -> None:
             await close_services(services)
 
 
-async def report(rounds, ours, peer_asr, peer_tts, audio, speech, services) -> None:
+async def report_asr(rounds, ours, peer_asr, audio, speech, services) -> None:
     for paced in (True, False):
         label = "real-time pace" if paced else "as fast as possible"
         rows = [("rosey", ours)] + ([("wyoming-faster-whisper", peer_asr.port)] if peer_asr else [])
@@ -247,23 +262,30 @@ async def report(rounds, ours, peer_asr, peer_tts, audio, speech, services) -> N
     print(f"whole request, as fast as possible: wyoming {remote * 1000:.0f} ms, in-process {local * 1000:.0f} ms, "
           f"ratio {remote / local:.2f}")
 
-    for streaming in (False, True):
-        label = "streaming" if streaming else "plain"
-        rows = [("rosey", ours)] + ([("wyoming-piper", peer_tts.port)] if peer_tts else [])
-        measured = await interleaved(rounds, {name: lambda port=port: first_audio(port, streaming)
-                                              for name, port in rows})
-        figures = {name: statistics.median(results) for name, results in measured.items()}
-        for name, seconds in figures.items():
-            print(f"TTS first audio-chunk, {label}: {name:24s} {seconds * 1000:7.0f} ms")
-        if "wyoming-piper" in figures:
-            print(f"  ratio rosey / peer: {figures['rosey'] / figures['wyoming-piper']:.2f}")
-
     short = pcm16(read_audio(JFK)[: 4 * RATE])
     one = await median(rounds, lambda: _clients(ours, short, 1))
     ten = await median(rounds, lambda: _clients(ours, short, 10))
     print(f"ten clients at once: {ten:.2f} s for ten transcriptions, one client {one:.2f} s for one; "
           f"throughput ratio {10 * one / ten:.2f}x")
 
+
+async def report_tts(rounds, ours, peer_tts) -> None:
+    rows = [("rosey", ours)] + ([("wyoming-piper", peer_tts.port)] if peer_tts else [])
+    for _, port in rows:  # wyoming-piper loads its voice on the first request; Rosey's is warm at start
+        await first_audio(port, "Ready.", None)
+    for text_label, (text, pieces) in TTS_TEXTS.items():
+        for streamed in (None, pieces):
+            label = f"{'streaming' if streamed else 'plain'}, {text_label}"
+            measured = await interleaved(rounds, {name: lambda port=port: first_audio(port, text, streamed)
+                                                  for name, port in rows})
+            figures = {name: statistics.median(results) for name, results in measured.items()}
+            for name, seconds in figures.items():
+                print(f"TTS first audio-chunk, {label}: {name:14s} {seconds * 1000:6.0f} ms")
+            if "wyoming-piper" in figures:
+                print(f"  ratio rosey / peer: {figures['rosey'] / figures['wyoming-piper']:.2f}")
+
+
+async def report_wake(rounds, ours, audio) -> None:
     scoring = await median(rounds, lambda: wake_scoring(ours, audio))
     seconds = len(audio) / 2 / RATE
     print(f"wake word (hey_jarvis): {seconds:.0f} s of audio scored in {scoring:.2f} s, "
@@ -280,5 +302,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers-bin", type=Path, default=None, help="the bin directory of the peers' venv")
+    parser.add_argument("--only", choices=PARTS, action="append", help="only these rows (repeatable); all by default")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.rounds, arguments.peers_bin))
+    asyncio.run(main(arguments.rounds, arguments.peers_bin, tuple(arguments.only or PARTS)))

@@ -39,7 +39,7 @@ from .info import voice_name
 from .live import LiveTranscription
 from .protocol import BadEvent, read_event
 from .settings import WyomingSettings
-from .tts import StreamingText, audio_start, audio_stop, speech_chunks
+from .tts import StreamingText, audio_start, audio_stop, speech_chunks, whole_text_chunks
 from .wake import UnknownWakeWord, WakeListening, wake_models
 
 log = logging.getLogger("assistant.wyoming")
@@ -278,8 +278,7 @@ class Connection:
         text = event.data["text"]
         started = time.perf_counter()
         await self._write(audio_start(synthesizer))
-        async for chunk in speech_chunks(synthesizer, text):
-            await self._write(chunk)
+        await self._speak(whole_text_chunks(text))
         await self._write(audio_stop())
         log.info("%s: spoke %d characters in %.2f s", self.name, len(text), time.perf_counter() - started)
 
@@ -292,28 +291,30 @@ class Connection:
             await self._error("synthesize-chunk before synthesize-start: send synthesize-start first",
                               "no-synthesize-start")
             return
-        await self._speak(self._speech.feed(event.data["text"]))
+        await self._speak_streamed(self._speech.feed(event.data["text"]))
 
     async def _synthesize_stop(self, event: Event) -> None:
         if self._speech is None:
             await self._error("synthesize-stop before synthesize-start: send synthesize-start first",
                               "no-synthesize-start")
             return
-        await self._speak(self._speech.finish())
+        await self._speak_streamed(self._speech.finish())
         if not self._speech.started_audio:
             await self._write(audio_start(self.services.synthesizer))
         self._speech = None
         await self._write(audio_stop())
         await self._write(SynthesizeStopped().event())
 
-    async def _speak(self, sentences: list[str]) -> None:
-        synthesizer = self.services.synthesizer
-        for sentence in sentences:
-            if not self._speech.started_audio:
-                self._speech.started_audio = True
-                await self._write(audio_start(synthesizer))
-            async for chunk in speech_chunks(synthesizer, sentence):
-                await self._write(chunk)
+    async def _speak_streamed(self, texts: list[str]) -> None:
+        """``texts`` of the streamed text spoken, after the ``audio-start`` if this is its first audio."""
+        if texts and not self._speech.started_audio:
+            self._speech.started_audio = True
+            await self._write(audio_start(self.services.synthesizer))
+        await self._speak(texts)
+
+    async def _speak(self, texts: list[str]) -> None:
+        async for chunk in speech_chunks(self.services.synthesizer, texts):
+            await self._write(chunk)
 
     async def _voice(self, event: Event) -> Synthesizer | None:
         """The synthesizer for the voice asked for; None (after saying why) when there is none."""

@@ -133,6 +133,11 @@ def test_split_sentences_has_no_early_clause_chunk() -> None:
     assert split_sentences("Hello there, my friend. How are you?") == ["Hello there, my friend.", "How are you?"]
 
 
+def test_split_sentences_can_speak_the_first_clause_on_its_own() -> None:
+    assert split_sentences("When you leave tonight, lock the back door. Sleep well.", early_first_chunk=True) == [
+        "When you leave tonight,", "lock the back door.", "Sleep well."]
+
+
 def test_a_multiplication_sign_is_said_as_times() -> None:
     from audio.markdown import speakable
 

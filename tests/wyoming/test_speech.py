@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioStart
+from wyoming.event import Event
 from wyoming.info import Describe, Info
+from wyoming.ping import Ping
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from audio import Transcriber, read_audio
@@ -13,6 +15,12 @@ from audio.types import SAMPLE_RATE
 from tests.audio.speech import JFK_PATH, JFK_TEXT
 from tests.wer import word_error_rate
 from tests.wyoming.wire import as_pcm16, audio_stream, is_type, read_one, read_until, received_audio, send
+
+
+def heard_in(transcriber: Transcriber, events: list[Event]) -> str:
+    """What Whisper hears in the audio of ``events``."""
+    pcm, rate = received_audio(events)
+    return transcriber.transcribe(resample(pcm, rate, SAMPLE_RATE)).text
 
 
 async def test_describe_lists_the_whisper_model_the_piper_voice_and_the_assistant(wyoming_server) -> None:
@@ -47,9 +55,8 @@ async def test_synthesized_speech_says_the_text(wyoming_server, transcriber: Tra
         events = await read_until(client, is_type("audio-stop", "error"))
 
     assert events[0].type == "audio-start" and events[-1].type == "audio-stop"
-    pcm, rate = received_audio(events)
-    assert rate == AudioStart.from_event(events[0]).rate
-    heard = transcriber.transcribe(resample(pcm, rate, SAMPLE_RATE)).text
+    assert received_audio(events)[1] == AudioStart.from_event(events[0]).rate
+    heard = heard_in(transcriber, events)
     assert word_error_rate(text, heard) <= 0.2, heard
 
 
@@ -69,6 +76,42 @@ async def test_streamed_text_is_spoken_as_soon_as_its_first_sentence_is_complete
 
     assert [event.type for event in rest[-2:]] == ["audio-stop", "synthesize-stopped"]
     assert not any(event.type == "audio-start" for event in rest), "one audio stream for the whole text"
-    pcm, rate = received_audio(first + rest)
-    heard = transcriber.transcribe(resample(pcm, rate, SAMPLE_RATE)).text
+    heard = heard_in(transcriber, first + rest)
     assert word_error_rate("The weather is sunny. It will be warm all day. Take a hat.", heard) <= 0.25, heard
+
+
+LONG_FIRST_SENTENCE = "When you leave the house tonight, remember that the back door is still open. Sleep well."
+
+
+async def test_a_long_first_sentence_starts_speaking_at_its_first_clause_before_the_sentence_is_complete(
+    wyoming_server, transcriber: Transcriber
+) -> None:
+    async with wyoming_server.client() as client:
+        await send(client, SynthesizeStart().event(),
+                   SynthesizeChunk(text="When you leave the house tonight, remember that").event())
+        first = await read_until(client, is_type("audio-chunk", "error"))
+        assert [event.type for event in first] == ["audio-start", "audio-chunk"]
+        await send(client, Ping(text="after the first clause").event())  # answered once that clause is all sent
+        first += await read_until(client, is_type("pong", "error"))
+
+        await send(client, SynthesizeChunk(text=" the back door is still open. Sleep well.").event(),
+                   Synthesize(text=LONG_FIRST_SENTENCE).event(), SynthesizeStop().event())
+        rest = await read_until(client, is_type("synthesize-stopped", "error"))
+
+    clause = heard_in(transcriber, first)
+    assert word_error_rate("When you leave the house tonight,", clause) <= 0.2, clause
+    heard = heard_in(transcriber, first + rest)
+    assert word_error_rate(LONG_FIRST_SENTENCE, heard) <= 0.2, heard
+
+
+async def test_a_whole_text_cut_at_its_first_clause_is_still_spoken_word_for_word(
+    wyoming_server, transcriber: Transcriber
+) -> None:
+    async with wyoming_server.client() as client:
+        await send(client, Synthesize(text=LONG_FIRST_SENTENCE).event())
+        events = await read_until(client, is_type("audio-stop", "error"))
+
+    assert [events[0].type, events[-1].type] == ["audio-start", "audio-stop"]
+    assert sum(event.type == "audio-start" for event in events) == 1, "one audio stream for the whole text"
+    heard = heard_in(transcriber, events)
+    assert word_error_rate(LONG_FIRST_SENTENCE, heard) <= 0.2, heard
