@@ -135,6 +135,23 @@ def test_listen_answers_a_spoken_question_and_the_two_files_show_the_latency(
     assert from_files_ms == pytest.approx(report["first_audio_ms"], abs=250), "both files run on one clock"
 
 
+async def test_warming_has_the_embedded_model_read_the_conversation_before_the_first_question(
+    voice_config: Config,
+) -> None:
+    """llama.cpp reads only what is new in a prompt: warmed on one token, the first question read the system prompt."""
+    session = Session(voice_config, store=None)
+    models = SpeechModels.from_config(voice_config)
+    try:
+        await models.warm(session)
+        llama = session.provider._llama  # what llama.cpp has read so far
+        system_prompt = session.context.system_message.encode()
+        read = llama.detokenize(llama._input_ids[: llama.n_tokens].tolist())
+    finally:
+        models.close()
+        await session.close()
+    assert system_prompt in read, "the first question would read the whole system prompt"
+
+
 LONG_ANSWER = " ".join(f"Number {n} comes after number {n - 1}." for n in range(1, 60))
 """About a minute of speech: far longer than the silence before the person speaks over it."""
 
