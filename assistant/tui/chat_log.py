@@ -249,8 +249,16 @@ class ChatLog(VerticalScroll):
             if fold.is_empty:
                 await fold.remove()
             if from_bottom > 0:  # scrolled up: what is on screen stays there (at the end, the anchor keeps it there)
-                self.call_after_refresh(lambda: self.scroll_to(y=self.max_scroll_y - from_bottom, animate=False))
+                self.call_after_refresh(self._keep_in_view, from_bottom)
             return drawn
+
+    def _keep_in_view(self, from_bottom: float) -> None:
+        """After a batch drawn above: the focused entry stays in view, or else what was on screen."""
+        focused = self.screen.focused
+        if isinstance(focused, ChatEntry) and focused.parent is self:
+            self.scroll_to_widget(focused, animate=False)
+        else:
+            self.scroll_to(y=self.max_scroll_y - from_bottom, animate=False)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, EarlierMessages):
