@@ -145,11 +145,10 @@ class AssistantApp(App[None]):
     @work(exclusive=True, group="warm-up")
     async def warm_up(self) -> None:
         """Load the model and start the tools while the person types."""
-        provider = self.session.provider
-        if hasattr(provider, "load"):
+        if self.session.model_is_in_process:
             self.set_status(state="loading model…")
             try:
-                await provider.load()
+                await self.session.warm_model()
             except Exception as exc:  # noqa: BLE001 - shown to the person, who can switch backend
                 await self.chat_log.show_error(f"the model did not load: {exc}")
         self.set_status(state="starting tools…")

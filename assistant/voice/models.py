@@ -5,12 +5,8 @@ first step: 0.4 s, the turn model's first inference), so every one of them
 is run once on silence during ``warm``: the person's first question is
 answered as quickly as their tenth.
 
-A model that runs in-process (one with ``load``) is also asked once with the
-session's conversation so far: llama.cpp keeps the prompt it last read and
-reads only what is new, so each later turn reads just its own words. Warmed
-on a bare token instead, a fresh process read the whole system prompt on the
-person's first question (first token 230-260 ms, against 40-80 on later
-turns).
+The language model, when it runs in-process, is warmed with them
+(``Session.warm_model``).
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ if TYPE_CHECKING:
     from audio.settings import TurnSettings
     from audio.turn import TurnDetector
     from audio.wakeword import WakeWordDetector
-    from llm import LLMProvider, Message
 
     from ..session import Session
 
@@ -111,11 +106,8 @@ class SpeechModels:
                 loading["end-of-turn model"] = asyncio.to_thread(self.turn_detector)
             if self.wake_word_model is not None:
                 loading["wake word"] = asyncio.to_thread(self.wake_word_detector)
-        load_model = getattr(session.provider, "load", None)
-        if load_model is not None:
-            loading["language model"] = _read_conversation_so_far(
-                load_model(), session.provider, session.context.get_messages()
-            )
+        if session.model_is_in_process:
+            loading["language model"] = session.warm_model()
         started = time.perf_counter()
 
         async def timed(name: str, work: Awaitable[object]) -> str:
@@ -140,10 +132,3 @@ class SpeechModels:
         if self._wake_word is not None:
             self._wake_word.close()
 
-
-async def _read_conversation_so_far(loading: Awaitable[object], provider: LLMProvider, messages: list[Message]) -> None:
-    """Load an in-process model and have it read ``messages``: the next turn's prompt starts with them."""
-    from llm import Message, MessageRole
-
-    await loading
-    await provider.complete([*messages, Message(MessageRole.USER, "Hello")], max_tokens=1)
