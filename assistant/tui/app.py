@@ -128,7 +128,10 @@ class AssistantApp(App[None]):
 
     def set_status(self, state: str | None = None, last: TurnDone | None = None) -> None:
         """Show the session's backend, model and persona as they are now, with a new state or figures if given."""
-        bar = self.query_one(StatusBar)
+        bars = self.query(StatusBar)
+        if not bars:
+            return  # the app is closing: a late worker (the warm-up, the voice loop's last "idle") has no bar left
+        bar = bars.first()
         bar.status = Status(
             backend=self.session.backend,
             model=self.session.provider.model,
@@ -138,8 +141,6 @@ class AssistantApp(App[None]):
         )
 
     def on_status_changed(self, message: StatusChanged) -> None:
-        if not self.query(StatusBar):
-            return  # the app is closing: the voice loop's last "idle" has no bar left to show on
         self.set_status(message.state, message.last)
 
     @work(exclusive=True, group="warm-up")
