@@ -102,6 +102,8 @@ class SpeechEnded:
     """False when ``end_turn`` ended it before ``min_silence_ms`` (a model judged the turn finished)."""
     turn_probability: float | None = None
     """The end-of-turn model's probability that the turn was finished, when one was asked."""
+    echo_suspect: bool = False
+    """It began over the speaker's echo before the echo canceller had learnt the room: most likely its leak."""
 
 
 VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded

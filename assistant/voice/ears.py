@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from audio import Endpointer, VADEvent
+    from audio import Endpointer, SpeechEnded, VADEvent
     from audio.aec import EchoCanceller, EchoReduction, FarEnd
     from audio.doubletalk import EchoResidual
     from audio.settings import TurnSettings
@@ -38,6 +39,18 @@ _AUDIBLE = 1e-7
 """Mean square of an echo estimate below which nothing is playing (about -70 dBFS)."""
 _NEAR_END_SHARE = 0.25
 """A voice over the echo leaves at least this share of the echo's energy (-6 dB) after linear cancellation."""
+LEARNING_S = 1.5
+"""Seconds of echo the cancellers hear before speech that begins over the answer counts as the person's.
+In its first second or so AEC3 leaks syllables of the answer that silero calls speech and Whisper makes
+words of ("the key home." interrupted an answer); the linear canceller is still learning then too, so
+nothing tells them from a person. Replayed offline over 96 rooms (tails 150-600 ms, -6 to +6 dB, mild
+speaker distortion) with espeak-ng, Flite and JFK talking over: 1.5 s caught 8 of 14 leaks; 1.0 s caught 2."""
+_ECHO_DELAY_S = 0.1
+"""How long the speaker's sound takes to reach the microphone, at most (rooms measure 20-80 ms)."""
+_BARGE_IN_LEAD_S = 0.5
+"""How much earlier than the endpointer the barge-in watch may hear the same voice (AEC3 carves its start)."""
+_REMEMBERED_S = 60.0
+"""How far back the echo's spans and the barge-ins are kept: longer than any utterance."""
 
 
 @dataclass(slots=True)
@@ -87,8 +100,9 @@ class Ears:
     it, and barge-in decides on it. The linear canceller needs the first two
     to four seconds the assistant ever speaks to learn the room; until then
     barge-in waits (speech over the answer still stops it when the utterance
-    ends). Without echo cancellation (headphones) barge-in listens to the
-    microphone itself.
+    ends). Speech that begins in the first ``LEARNING_S`` of echo is marked
+    ``echo_suspect``: AEC3 leaks words there. Without echo cancellation
+    (headphones) barge-in listens to the microphone itself.
     """
 
     def __init__(
@@ -123,6 +137,12 @@ class Ears:
 
             self._linear, self._linear_vad = EchoResidual(), SileroVAD()
         self._speech_threshold = endpointer.settings.threshold
+        self._echo_spans: deque[list[float]] = deque()
+        """Stream seconds [start, end] when the speaker's echo could reach the microphone."""
+        self._echo_heard_s = 0.0
+        self._learnt_at: float | None = None
+        """Stream second by which the canceller had heard ``LEARNING_S`` of echo."""
+        self._barge_ins: deque[float] = deque()
         self._barge_in = _BargeInWatch(barge_in_threshold, max(1, round(barge_in_ms / 1000 * SAMPLE_RATE / FRAME_SAMPLES)))
 
     async def hear(self, frame: np.ndarray, wall: float, at: float, speaking: bool) -> FrameHeard:
@@ -140,14 +160,20 @@ class Ears:
                 barge_in_probability = 0.0  # mostly echo, or a room not learnt yet
         if self.wake_word is not None:
             heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
-        heard.events = self._judge_turn(self.endpointer.feed(clean), heard)
+        if self._linear is not None and far is not None and float(far.dot(far)) > _AUDIBLE * len(far):
+            played_s = len(frame) / self._rate
+            self._echo_heard(at, at + played_s + _ECHO_DELAY_S, played_s)
         if barge_in_probability is None:  # no echo cancellation: the microphone is all there is
             barge_in_probability = self.endpointer.probability
+        heard.events = self._judge_turn(self.endpointer.feed(clean), heard)
         heard.barge_in_at = self._barge_in.frame(barge_in_probability, at, speaking)
+        if heard.barge_in_at is not None:
+            self._barge_ins.append(heard.barge_in_at)
+        heard.events = self._echo_marked(heard.events)
         return heard
 
     def flush(self) -> list[VADEvent]:
-        return self._annotated(self.endpointer.flush())
+        return self._echo_marked(self._annotated(self.endpointer.flush()))
 
     def echo_reduction(self) -> EchoReduction | None:
         """The echo removed since the last call (None without echo cancellation)."""
@@ -159,7 +185,43 @@ class Ears:
 
     def end_turn(self) -> list[VADEvent]:
         """End the turn in progress now: the end-of-turn model and the voice loop agree it is finished."""
-        return self._annotated(self.endpointer.end_turn())
+        return self._echo_marked(self._annotated(self.endpointer.end_turn()))
+
+    def _echo_heard(self, start: float, end: float, played_s: float) -> None:
+        self._echo_heard_s += played_s
+        if self._learnt_at is None and self._echo_heard_s >= LEARNING_S:
+            self._learnt_at = start
+        spans = self._echo_spans
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+        while spans and spans[0][1] < start - _REMEMBERED_S:
+            spans.popleft()
+        while self._barge_ins and self._barge_ins[0] < start - _REMEMBERED_S:
+            self._barge_ins.popleft()
+
+    def _echo_marked(self, events: list[VADEvent]) -> list[VADEvent]:
+        """Mark each ``SpeechEnded`` that began over the echo while the cancellers were still learning the room.
+
+        Speech that begins in the first ``LEARNING_S`` of echo the loop ever
+        hears is taken for the echo unless the barge-in watch found a voice in
+        it: a person rarely talks over the first second of an answer, and the
+        leak there would otherwise interrupt the answer with words of its own.
+        """
+        from audio import SpeechEnded
+
+        return [
+            dataclasses.replace(event, echo_suspect=True)
+            if isinstance(event, SpeechEnded) and self._echo_suspect(event) else event
+            for event in events
+        ]
+
+    def _echo_suspect(self, event: SpeechEnded) -> bool:
+        began_over_echo = any(start <= event.start < end for start, end in self._echo_spans)
+        barged_in = any(event.start - _BARGE_IN_LEAD_S <= at <= event.end for at in self._barge_ins)
+        learning = self._learnt_at is None or event.start < self._learnt_at
+        return began_over_echo and learning and not barged_in
 
     def _judge_turn(self, events: list[VADEvent], heard: FrameHeard) -> list[VADEvent]:
         """Ask the end-of-turn model at a pause, on a worker thread; each answer goes into ``heard``.

@@ -430,6 +430,9 @@ class VoiceLoop:
             return
         self.talk_armed = False
         reply, transcript = await self._early_or_fresh(event.pcm, event.start, event.end)
+        if reply is not None and event.echo_suspect:
+            await reply.discard()
+            reply = None
         if reply is None:
             self._not_a_turn(transcript, event)
             self._listening()
@@ -457,7 +460,7 @@ class VoiceLoop:
         if not transcript.text:
             if transcript.dropped:
                 self.emit(Ignored(transcript.dropped, "noise"))
-        elif self.echo.is_echo(transcript.text):
+        elif event.echo_suspect or self.echo.is_echo(transcript.text):
             self.emit(Ignored(transcript.text, "own voice"))
         elif self.wake.turn_text(transcript.text, event.start, event.end) == "":
             if self.wake.model is None:  # a model's detection was announced as it happened
