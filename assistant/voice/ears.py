@@ -53,7 +53,7 @@ _ECHO_DELAY_S = 0.1
 _BARGE_IN_LEAD_S = 0.5
 """How much earlier than the endpointer the barge-in watch may hear the same voice (AEC3 carves its start)."""
 _REMEMBERED_S = 60.0
-"""How far back the echo's spans and the barge-ins are kept: longer than any utterance."""
+"""How far back barge-ins are kept: longer than any utterance."""
 
 
 @dataclass(slots=True)
@@ -142,7 +142,7 @@ class Ears:
             self._linear, self._linear_vad = EchoResidual(), SileroVAD()
         self._speech_threshold = endpointer.settings.threshold
         self._echo_spans: deque[list[float]] = deque()
-        """Stream seconds [start, end] when the speaker's echo could reach the microphone."""
+        """Stream seconds [start, end] when the speaker's echo could reach the microphone, while learning."""
         self._echo_heard_s = 0.0
         self._learnt_at: float | None = None
         """Stream second by which the canceller had heard ``LEARNING_S`` of echo."""
@@ -164,7 +164,8 @@ class Ears:
                 barge_in_probability = 0.0  # mostly echo, or a room not learnt yet
         if self.wake_word is not None:
             heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
-        if self._linear is not None and far is not None and float(far.dot(far)) > _AUDIBLE * len(far):
+        learning = self._linear is not None and self._learnt_at is None
+        if learning and far is not None and float(far.dot(far)) > _AUDIBLE * len(far):
             played_s = len(frame) / self._rate
             self._echo_heard(at, at + played_s + _ECHO_DELAY_S, played_s)
         if barge_in_probability is None:  # no echo cancellation: the microphone is all there is
@@ -173,6 +174,8 @@ class Ears:
         heard.barge_in_at = self._barge_in.frame(barge_in_probability, at, speaking)
         if heard.barge_in_at is not None:
             self._barge_ins.append(heard.barge_in_at)
+            while self._barge_ins[0] < at - _REMEMBERED_S:
+                self._barge_ins.popleft()
         heard.events = self._echo_marked(heard.events)
         return heard
 
@@ -192,18 +195,15 @@ class Ears:
         return self._echo_marked(self._annotated(self.endpointer.end_turn()))
 
     def _echo_heard(self, start: float, end: float, played_s: float) -> None:
+        """Echo may reach the microphone from ``start`` to ``end``; kept only until the room is learnt."""
         self._echo_heard_s += played_s
-        if self._learnt_at is None and self._echo_heard_s >= LEARNING_S:
+        if self._echo_heard_s >= LEARNING_S:
             self._learnt_at = start
         spans = self._echo_spans
         if spans and start <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-        while spans and spans[0][1] < start - _REMEMBERED_S:
-            spans.popleft()
-        while self._barge_ins and self._barge_ins[0] < start - _REMEMBERED_S:
-            self._barge_ins.popleft()
 
     def _echo_marked(self, events: list[VADEvent]) -> list[VADEvent]:
         """Mark each ``SpeechEnded`` that may be the echo leaking while the cancellers learn the room.
@@ -222,10 +222,12 @@ class Ears:
         ]
 
     def _echo_suspect(self, event: SpeechEnded) -> bool:
+        learning = self._learnt_at is None or event.start < self._learnt_at
+        if not learning or event.peak_probability >= CLEAR_VOICE:
+            return False
         began_over_echo = any(start <= event.start < end for start, end in self._echo_spans)
         barged_in = any(event.start - _BARGE_IN_LEAD_S <= at <= event.end for at in self._barge_ins)
-        learning = self._learnt_at is None or event.start < self._learnt_at
-        return began_over_echo and learning and not barged_in and event.peak_probability < CLEAR_VOICE
+        return began_over_echo and not barged_in
 
     def _judge_turn(self, events: list[VADEvent], heard: FrameHeard) -> list[VADEvent]:
         """Ask the end-of-turn model at a pause, on a worker thread; each answer goes into ``heard``.

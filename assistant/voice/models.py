@@ -131,4 +131,3 @@ class SpeechModels:
         self.synthesizer.close()
         if self._wake_word is not None:
             self._wake_word.close()
-
