@@ -102,11 +102,8 @@ class SpeechEnded:
     """False when ``end_turn`` ended it before ``min_silence_ms`` (a model judged the turn finished)."""
     turn_probability: float | None = None
     """The end-of-turn model's probability that the turn was finished, when one was asked."""
-    peak_probability: float = 1.0
-    """The highest speech probability of its frames: how clearly a voice was heard."""
     echo_suspect: bool = False
-    """It began over the speaker's echo while the echo cancellers were learning the room, and was never a clear
-    voice: most likely their leak."""
+    """It began over the speaker's echo while the echo cancellers were learning the room: most likely their leak."""
 
 
 VADEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded
@@ -180,7 +177,6 @@ class Endpointer:
         self._voiced = 0
         self._silence_from: int | None = None
         self._paused = False
-        self._peak = 0.0
 
     def _frame(self, frame: np.ndarray) -> list[VADEvent]:
         index = self._frame_index
@@ -196,7 +192,6 @@ class Endpointer:
             self._frames = list(self._pre_roll)
             self._pre_roll.clear()
         self._frames.append(frame)
-        self._peak = max(self._peak, probability)
         if is_speech:
             self._voiced += 1
             resumed = self._paused
@@ -234,8 +229,7 @@ class Endpointer:
 
     def _finish(self) -> SpeechEnded:
         end_index = self._silence_from if self._silence_from is not None else self._frame_index
-        start, end = _seconds(self._start_index), _seconds(end_index)
-        event = SpeechEnded(pcm=self._utterance(), start=start, end=end, peak_probability=self._peak)
+        event = SpeechEnded(pcm=self._utterance(), start=_seconds(self._start_index), end=_seconds(end_index))
         ended_in_silence = self._silence_from is not None
         frames = self._frames
         self._reset_turn()

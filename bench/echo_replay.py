@@ -147,8 +147,7 @@ async def replay(case: Replay, answer: np.ndarray, voices: dict[str, np.ndarray]
 
 @contextmanager
 def settings(values: dict[str, float]) -> Iterator[None]:
-    owners = {"CONVERGED_DB": doubletalk, "CONVERGED_BLOCKS": doubletalk, "LEARNING_S": ears_module,
-              "CLEAR_VOICE": ears_module}
+    owners = {"CONVERGED_DB": doubletalk, "CONVERGED_BLOCKS": doubletalk, "LEARNING_S": ears_module}
     kept = {name: getattr(owners[name], name) for name in values}
     for name, value in values.items():
         setattr(owners[name], name, value)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.voice.ears import CLEAR_VOICE, LEARNING_S, Ears
+from assistant.voice.ears import LEARNING_S, Ears
 from audio import Endpointer, SpeechEnded
 from audio.aec import EchoCanceller, FarEnd
 from audio.room import room_impulse_response
@@ -87,11 +87,10 @@ def heard_in_room(
     return asyncio.run(listen())
 
 
-def test_a_muffled_voice_beginning_in_the_first_echo_ever_heard_is_taken_for_the_echo() -> None:
+def test_speech_beginning_in_the_first_echo_ever_heard_is_taken_for_the_echo() -> None:
     heard = heard_in_room(SHORT_ANSWER, answer_at=0.0, person_at=0.3, person_db=6)  # close to the laptop
 
     assert heard.persons(0.3) and all(event.echo_suspect for event in heard.utterances)
-    assert all(event.peak_probability < CLEAR_VOICE for event in heard.utterances), "AEC3 muffles it like a leak"
     assert all(event.start < LEARNING_S + 0.5 for event in heard.utterances), "each began while the room was learnt"
 
 
