@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, ConfigError, load_config
-
 if TYPE_CHECKING:
     from llm import LLMProvider
 
+    from .config import Config
     from .session import Session
 
 
@@ -87,13 +87,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    command = args.command or ("tui" if interactive and not args.plain else "talk")
+    gc.disable()  # start-up makes objects that live as long as the process; collecting as it goes is wasted time
+    from .config import ConfigError
+
     try:
         config = _load(args)
     except ConfigError as exc:
+        gc.enable()
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    command = args.command or ("tui" if interactive and not args.plain else "talk")
+    if command != "tui":
+        gc.enable()  # the app turns it back on once its first frame is drawn
     runners = {
         "tui": _tui, "talk": _talk, "chat": _chat, "models": _models, "doctor": _doctor, "bot": _bot,
         "conversations": _conversations, "transcribe": _transcribe, "say": _say, "listen": _listen,
@@ -106,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(args: argparse.Namespace) -> Config:
+    from .config import load_config
+
     path = getattr(args, "config", None)
     overrides = {}
     if backend := getattr(args, "backend", None):

@@ -39,6 +39,7 @@ from .wyoming.settings import WyomingSettings
 
 APP_NAME = "rosey-assistant"
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: 5 ms for config.yaml, 39 in Python
 
 
 class ConfigError(Exception):
@@ -172,7 +173,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -115,14 +115,20 @@ class AssistantApp(App[None]):
     async def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.set_status(state="starting")
-        await self.chat_log.show_notice(
-            "Ask anything. Enter sends, Escape stops an answer, F1 shows the keys and commands."
+        resumed = bool(self.resume) and await self.commands.open_conversation(
+            None if self.resume is True else str(self.resume)
         )
+        if not resumed:
+            await self.chat_log.show_notice(
+                "Ask anything. Enter sends, Escape stops an answer, F1 shows the keys and commands."
+            )
         if self.theme_problem:
             await self.chat_log.show_error(self.theme_problem)
-        if self.resume:
-            await self.commands.open_conversation(None if self.resume is True else str(self.resume))
-        self.call_after_refresh(self.warm_up)  # loading the model beside the first frame made it 0.35 s later
+        self.call_after_refresh(self._first_frame_drawn)
+
+    def _first_frame_drawn(self) -> None:
+        gc.enable()  # `assistant` starts the app with it off: start-up only makes what lives as long as the app
+        self.warm_up()  # loading the model beside the first frame made it 0.35 s later
 
     # ------------------------------------------------------------------ status
 

@@ -171,7 +171,7 @@ class ChatLog(VerticalScroll):
     async def show_conversation(self, messages: Iterable[Message], tool_source: Callable[[str], str]) -> None:
         """Replace the log with a saved conversation, drawn as it looked when it was written.
 
-        Only the last ``DRAWN_AT_ONCE`` messages are drawn now; the earlier ones
+        Only the last turn is drawn before the first frame; the earlier messages
         wait in an ``EarlierMessages`` at the top, drawn a batch a frame until
         a screen of them is above the view, then as the log is scrolled up to
         them (or Tab reaches them), so a long conversation opens as fast as a
@@ -179,7 +179,7 @@ class ChatLog(VerticalScroll):
         """
         await self.remove_children()
         said = [message for message in messages if message.role is not MessageRole.SYSTEM]
-        start = _turn_start(said, len(said) - DRAWN_AT_ONCE)
+        start = _turn_start(said, len(said) - 1)  # earlier turns' code blocks (a lexer to compile) wait a frame
         self._tool_source = tool_source
         if start:
             await self.mount(EarlierMessages(said[:start]))

@@ -94,21 +94,25 @@ class SlashCommands:
         taken, self._attachments = self._attachments, Attachments()
         return taken
 
-    async def open_conversation(self, conversation_id: str | None) -> None:
-        """Continue a saved conversation (the latest without an id) and draw it; also how the app resumes."""
+    async def open_conversation(self, conversation_id: str | None) -> bool:
+        """Continue a saved conversation (the latest without an id) and draw it; also how the app resumes.
+
+        False, with the reason in the log, when there was none to continue.
+        """
         try:
             found = self.session.resume(conversation_id)
         except KeyError as exc:
             await self.chat_log.show_error(str(exc).strip("'\""))
-            return
+            return False
         if not found:
             await self.chat_log.show_notice("No saved conversation yet: this is a new one.")
-            return
+            return False
         saved = self.session.store.messages(self.session.conversation_id)  # all of it: the model sees the last turns
         await self.chat_log.show_conversation([stored.message for stored in saved], self.session.tool_source)
         title = self.session.store.get(self.session.conversation_id).display_title
         await self.chat_log.show_notice(f"Continuing “{title}”.")
         self.chat_log.post_message(StatusChanged())
+        return True
 
     # ------------------------------------------------------------------ the handlers
 

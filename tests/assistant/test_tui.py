@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from assistant.session import Session
@@ -42,6 +43,16 @@ async def test_a_typed_question_streams_back_an_answer(tmp_path: Path, model_pat
         assert [m.text for m in app.query(UserMessage)] == ["What is 12 times 7?"]
         assert "tok/s" in status_line(pilot) and "tokens" in status_line(pilot)
         assert app.query_one("#prompt").text == "", "the prompt is cleared for the next message"
+
+
+async def test_the_app_collects_garbage_again_once_its_first_frame_is_drawn(tmp_path: Path, model_path: Path) -> None:
+    gc.disable()  # as `assistant` starts it: nothing is collected while start-up makes what lives as long as the app
+    try:
+        app = AssistantApp(tui_config(tmp_path, model_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, gc.isenabled, "the garbage collector to run again")
+    finally:
+        gc.enable()
 
 
 async def test_escape_stops_the_answer_and_the_app_stays_usable(tmp_path: Path, model_path: Path) -> None:

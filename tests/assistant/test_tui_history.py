@@ -12,7 +12,7 @@ from assistant.tui.app import AssistantApp
 from assistant.tui.chat_log import KEPT_SHOWN, EarlierMessages
 from assistant.tui.widgets import AssistantMessage, ToolCallEntry, UserMessage
 from llm import Message, MessageRole, ToolCall
-from tests.assistant.tui_helpers import answers, ask, scripted_config, seen_lines, state, wait_until
+from tests.assistant.tui_helpers import answers, ask, errors, scripted_config, seen_lines, state, wait_until
 
 MESSAGES = 500
 
@@ -180,3 +180,18 @@ def last_answer_is(pilot: Pilot, text: str) -> bool:
 def figures(answer: AssistantMessage) -> list[str]:
     """The answer's figures line (the model and its speed), as shown."""
     return [str(label.render()) for label in answer.query(".figures")]
+
+
+async def test_a_continued_conversation_still_says_what_is_wrong_with_the_config_theme(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    config = scripted_config(tmp_path, model_path, scripted_openai, **{"tui.theme": "no-such-theme"})
+    with ConversationStore.open_default(config.data_dir) as store:
+        store.add_message(store.create(title="Squares"), Message(MessageRole.USER, question(3)))
+    app = AssistantApp(config, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_until(pilot, lambda: app.query(UserMessage), "the restored conversation")
+        await pilot.pause()
+
+        assert any("tui.theme 'no-such-theme' is not a theme" in error for error in errors(pilot))
+        assert app.query_one(UserMessage).copy_text() == question(3)
