@@ -65,6 +65,7 @@ ANSWER = ("{topic} is a fine thing to ask about. Here is what most people find w
 ESPEAK_VOICES = ["en-us", "en-us+f3", "en-gb", "en-gb-scotland", "en-029"]
 PLAIN_SENTENCES = ["What is the weather like tomorrow?", "Turn the music down a little.", "Did you feed the cat?",
                    "I think we should leave at seven.", "Jarvis was a butler in the films.", "Hey, are you coming?"]
+ANSWER_GAP_S = 0.6  # quiet longer than this between two sounds of the speaker: one answer ended, another began
 GOALS = {"self_interruptions": 0, "barge_in_ms": 300, "erle_db": 25, "aec_latency_ms": 30}
 
 
@@ -110,6 +111,7 @@ async def echo_only(models: SpeechModels, server: ScriptedOpenAI, work: Path, ro
                     replies: int, figures: RoomFigures) -> None:
     """Questions with room for the whole answer after each: nothing but the echo talks over it."""
     questions = QUESTIONS[:replies]
+    server.replies.clear()  # what an earlier room left unasked
     answers(server, questions)
     parts = [silence(0.3)]
     for question in questions:
@@ -129,6 +131,7 @@ async def barge_ins(models: SpeechModels, server: ScriptedOpenAI, work: Path, ro
     person = read_audio(JFK_PATH)[: round(2.3 * SAMPLE_RATE)]
     onset = int(np.flatnonzero(np.abs(person) > 0.05 * np.abs(person).max())[0])
     for index, question in enumerate(QUESTIONS[:replies]):
+        server.replies.clear()  # a talk-over not taken for a turn leaves its "Yes." behind: each case starts afresh
         answers(server, [question])
         server.reply("Yes.")
         asked = spoken(models.synthesizer, question)
@@ -139,12 +142,25 @@ async def barge_ins(models: SpeechModels, server: ScriptedOpenAI, work: Path, ro
         loop, events, played = await in_room(config_for(work, server), models, speech, work / "barge.wav",
                                              room_impulse_response(**room, seed=3), 2)
         speaks_at = round(before * SAMPLE_RATE) + onset
-        loud = np.flatnonzero(np.abs(played[: speaks_at + 2 * SAMPLE_RATE]) > 0.01)
-        interrupted = loop.turns and loop.turns[0].interrupted
-        if not interrupted or not loud.size or loud[-1] < speaks_at:
+        stopped_at = answer_stopped_at(played, speaks_at)
+        if not (loop.turns and loop.turns[0].interrupted) or stopped_at is None:
             figures.missed_barge_ins += 1
             continue
-        figures.barge_in_ms.append((loud[-1] - speaks_at) * 1000 / SAMPLE_RATE)
+        figures.barge_in_ms.append((stopped_at - speaks_at) * 1000 / SAMPLE_RATE)
+
+
+def answer_stopped_at(played: np.ndarray, speaks_at: int) -> int | None:
+    """The last sound of the answer the person talked over: the speaker's last loud sample before a gap.
+
+    The gap (longer than the pauses between Piper's sentences) ends that
+    answer; the reply to what the person said comes after it and is not the
+    answer still playing. None when nothing played after the person began.
+    """
+    loud = np.flatnonzero(np.abs(played[speaks_at:]) > 0.01)
+    if not loud.size:
+        return None
+    gaps = np.flatnonzero(np.diff(loud) > ANSWER_GAP_S * SAMPLE_RATE)
+    return speaks_at + int(loud[gaps[0]] if gaps.size else loud[-1])
 
 
 async def first_audio(models: SpeechModels, server: ScriptedOpenAI, work: Path, rounds: int) -> dict[bool, list[float]]:
@@ -153,6 +169,7 @@ async def first_audio(models: SpeechModels, server: ScriptedOpenAI, work: Path, 
     for index, question in enumerate(QUESTIONS[:rounds]):
         speech = np.concatenate([silence(0.3), spoken(models.synthesizer, question), silence(0.3)])
         for aec in (True, False) if index % 2 == 0 else (False, True):
+            server.replies.clear()
             server.reply("Sure.")
             config = config_for(work, server, **{"audio.aec.enabled": aec,
                                                  "audio.aec.noise_suppression": 1 if aec else 0})
