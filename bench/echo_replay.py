@@ -60,9 +60,9 @@ LEAD_S = 0.5
 DISTORTION = 1.0
 """tanh(k x)/tanh(k) at the speaker: k = 1 puts the distortion 27 dB under the answer."""
 SETTINGS = {
-    "before (12 dB once, no learning gate)": dict(CONVERGED_DB=12.0, CONVERGED_BLOCKS=1, LEARNING_S=0.0),
-    "15 dB held 0.5 s": dict(CONVERGED_DB=15.0),
+    "before (a barge-in run broken by frames of mostly echo)": dict(RUN_SPAN=1.0),
     "current": {},
+    "a run within 2x its frames": dict(RUN_SPAN=2.0),
 }
 
 
@@ -147,7 +147,8 @@ async def replay(case: Replay, answer: np.ndarray, voices: dict[str, np.ndarray]
 
 @contextmanager
 def settings(values: dict[str, float]) -> Iterator[None]:
-    owners = {"CONVERGED_DB": doubletalk, "CONVERGED_BLOCKS": doubletalk, "LEARNING_S": ears_module}
+    owners = {"CONVERGED_DB": doubletalk, "CONVERGED_BLOCKS": doubletalk, "LEARNING_S": ears_module,
+              "RUN_SPAN": ears_module, "JUDGE_PAUSES": ears_module}
     kept = {name: getattr(owners[name], name) for name in values}
     for name, value in values.items():
         setattr(owners[name], name, value)
@@ -173,6 +174,9 @@ def report(name: str, outcomes: list[Outcome]) -> None:
     distorted = sum(len(s) for s, o in zip(spurious, outcomes) if o.replay.distorted)
     print(f"  self-interruptions: {sum(map(len, spurious))} in {sum(1 for s in spurious if s)} of {len(outcomes)}"
           f" replays (distorting speaker: {distorted})")
+    for found, outcome in zip(spurious, outcomes):
+        if found:
+            print(f"    at {', '.join(f'{at:.2f}' for at in found)} s: {outcome.replay}")
     print(f"  leaks heard as utterances: {len(leaks)}, taken for its own voice: {sum(u.echo_suspect for u in leaks)}")
     print(f"  people's utterances taken for the echo: {sum(u.echo_suspect for u in persons)} of {len(persons)}")
     for at in (0.8, 2.0, 5.0):
@@ -181,7 +185,9 @@ def report(name: str, outcomes: list[Outcome]) -> None:
                   for o in talking if any(_by_person(o, b) for b in o.barge_ins)]
         median = ""
         if delays:
-            median = f", run began {statistics.median(delays) * 1000:.0f} ms after their first sound (median)"
+            tail = sorted(delays)[round(0.9 * (len(delays) - 1))]
+            median = (f", run began {statistics.median(delays) * 1000:.0f} ms after their first sound (median; "
+                      f"p90 {tail * 1000:.0f} ms)")
         print(f"  talking over from {at} s into the answer: barged in on {len(delays)} of {len(talking)}{median}")
     late = [o for o in outcomes if o.person_span and o.replay.person_at == 5.0]
     by_room = {}

@@ -49,6 +49,11 @@ _ECHO_DELAY_S = 0.1
 """How long the speaker's sound takes to reach the microphone, at most (rooms measure 20-80 ms)."""
 _BARGE_IN_LEAD_S = 0.5
 """How much earlier than the endpointer the barge-in watch may hear the same voice (AEC3 carves its start)."""
+RUN_SPAN = 1.5
+"""How many times ``barge_in_ms`` a barge-in run may stretch over frames that were mostly echo. A person's
+first word over a loud syllable of the echo has such frames; when they broke the run, it began 512-704 ms
+after the person's first sound (median, bench/echo_replay.py, two Piper renderings), against 64-256 ms
+now (three renderings); 2x gave one self-interruption in 360 replays, 1.5x none in 240."""
 _REMEMBERED_S = 60.0
 """How far back barge-ins are kept: longer than any utterance."""
 
@@ -74,18 +79,29 @@ class _BargeInWatch:
         self.frames_needed = frames_needed
         self._run_started: float | None = None
         self._run = 0
+        self._span = 0
 
-    def frame(self, probability: float, at: float, speaking: bool) -> float | None:
-        """The run's start when this frame completes one; else None."""
-        if not speaking or probability < self.threshold:
-            self._run_started, self._run = None, 0
+    def frame(self, probability: float | None, at: float, speaking: bool) -> float | None:
+        """The run's start when this frame completes one; else None.
+
+        ``probability`` None: the frame was mostly echo and says nothing of a
+        person; it neither counts nor breaks the run while the run can still
+        complete within ``RUN_SPAN`` times its frames.
+        """
+        if speaking and probability is None and self._run_started is not None:
+            self._span += 1
+            if self._span + self.frames_needed - self._run <= RUN_SPAN * self.frames_needed:
+                return None
+        if not speaking or probability is None or probability < self.threshold:
+            self._run_started, self._run, self._span = None, 0, 0
             return None
         if self._run_started is None:
             self._run_started = at
         self._run += 1
+        self._span += 1
         if self._run < self.frames_needed:
             return None
-        started, self._run_started, self._run = self._run_started, None, 0
+        started, self._run_started, self._run, self._span = self._run_started, None, 0, 0
         return started
 
 
@@ -151,20 +167,24 @@ class Ears:
         far = self._far_window(wall, at, len(frame))
         clean = self._clean(frame, far)
         barge_in_probability: float | None = None
+        judged_by_linear = False
         if self._linear is not None and self._linear_vad is not None and far is not None:
+            judged_by_linear = True
             residual = self._linear.residual(frame, far)
             barge_in_probability = self._linear_vad.probability(residual)
             if self._voice_over_echo():
                 clean = residual  # AEC3 would carve this voice up; the linear residual keeps it whole
-            elif self._linear.echo_energy > 0 or not self._linear.converged:
-                barge_in_probability = 0.0  # mostly echo, or a room not learnt yet
+            elif not self._linear.converged:
+                barge_in_probability = 0.0  # a room not learnt yet
+            elif self._linear.echo_energy > 0:
+                barge_in_probability = None  # mostly echo: a voice under it is neither heard nor ruled out
         if self.wake_word is not None:
             heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
         learning = self._linear is not None and self._learnt_at is None
         if learning and far is not None and float(far.dot(far)) > _AUDIBLE * len(far):
             played_s = len(frame) / self._rate
             self._echo_heard(at, at + played_s + _ECHO_DELAY_S, played_s)
-        if barge_in_probability is None:  # no echo cancellation: the microphone is all there is
+        if not judged_by_linear:  # no echo cancellation: the microphone is all there is
             barge_in_probability = self.endpointer.probability
         heard.events = self._judge_turn(self.endpointer.feed(clean), heard)
         heard.barge_in_at = self._barge_in.frame(barge_in_probability, at, speaking)

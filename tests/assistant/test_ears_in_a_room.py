@@ -130,3 +130,11 @@ def test_a_person_talking_over_the_learnt_echo_stops_the_answer_at_once() -> Non
     heard = heard_in_room(OWN_VOICE, answer_at=0.5, person_at=6.0)
 
     assert heard.barge_ins and speaks_at - 0.1 <= heard.barge_ins[0] <= speaks_at + 0.5, heard.barge_ins
+
+
+def test_a_first_word_spoken_over_loud_syllables_of_the_echo_starts_the_barge_in() -> None:
+    for person_at in (6.75, 9.0):  # "And" lands on loud syllables: frames of mostly echo within the word
+        speaks_at = person_at + PERSON_ONSET_S
+        heard = heard_in_room(OWN_VOICE, answer_at=0.5, person_at=person_at)
+
+        assert heard.barge_ins and speaks_at - 0.1 <= heard.barge_ins[0] <= speaks_at + 0.2, (person_at, heard.barge_ins)
