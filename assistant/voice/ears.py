@@ -52,8 +52,8 @@ _BARGE_IN_LEAD_S = 0.5
 RUN_SPAN = 1.5
 """How many times ``barge_in_ms`` a barge-in run may stretch over frames that were mostly echo. A person's
 first word over a loud syllable of the echo has such frames; when they broke the run, it began 512-704 ms
-after the person's first sound (median, bench/echo_replay.py, two Piper renderings), against 64-256 ms
-now (three renderings); 2x gave one self-interruption in 360 replays, 1.5x none in 240."""
+after the person's first sound (median, bench/echo_replay.py, three Piper renderings), against 64-256 ms
+now; 2x gave one self-interruption in 360 replays, 1.5x none in 240."""
 _REMEMBERED_S = 60.0
 """How far back barge-ins are kept: longer than any utterance."""
 
@@ -177,7 +177,7 @@ class Ears:
             elif not self._linear.converged:
                 barge_in_probability = 0.0  # a room not learnt yet
             elif self._linear.echo_energy > 0:
-                barge_in_probability = None  # mostly echo: a voice under it is neither heard nor ruled out
+                barge_in_probability = None  # mostly echo (or between its words): no voice heard, none ruled out
         if self.wake_word is not None:
             heard.wake_at = await asyncio.to_thread(self.wake_word.feed, clean)
         learning = self._linear is not None and self._learnt_at is None
