@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +22,8 @@ from .chunker import split_sentences
 from .errors import AudioFileError, ModelNotFound
 from .models import piper_voice_path
 from .settings import TTSSettings
+from .streaming_voice import StreamingVoice
 from .types import AudioChunk
-
-if TYPE_CHECKING:
-    from piper import PiperVoice
 
 
 class Synthesizer:
@@ -35,7 +33,7 @@ class Synthesizer:
         self.settings = settings or TTSSettings()
         self.voice_path = piper_voice_path(self.settings.voice)
         self.sample_rate = _voice_sample_rate(self.voice_path)
-        self._voice: PiperVoice | None = None
+        self._voice: StreamingVoice | None = None
         self._load_lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
 
@@ -54,12 +52,11 @@ class Synthesizer:
         silence = np.zeros(round(self.settings.sentence_silence * self.sample_rate), np.float32)
         for sentence in split_sentences(text):
             label = sentence
-            for piece in voice.synthesize(sentence, syn_config=config):
-                pcm = piece.audio_float_array.astype(np.float32, copy=False)
-                if silence.size:
-                    pcm = np.concatenate([pcm, silence])
-                yield AudioChunk(pcm=pcm, sample_rate=piece.sample_rate, text=label)
+            for pcm in voice.sentence_audio(sentence, config):
+                yield AudioChunk(pcm=pcm, sample_rate=self.sample_rate, text=label)
                 label = ""
+            if silence.size and label == "":
+                yield AudioChunk(pcm=silence, sample_rate=self.sample_rate)
 
     async def stream(self, text: str) -> AsyncIterator[AudioChunk]:
         """``synthesize`` on the worker thread; each sentence arrives as soon as it is ready.
@@ -90,13 +87,11 @@ class Synthesizer:
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def _load(self) -> PiperVoice:
+    def _load(self) -> StreamingVoice:
         with self._load_lock:
             if self._voice is None:
-                from piper import PiperVoice
-
                 try:
-                    self._voice = PiperVoice.load(self.voice_path)
+                    self._voice = StreamingVoice.load(self.voice_path)
                 except Exception as exc:  # noqa: BLE001 - onnxruntime's errors derive from Exception only
                     raise ModelNotFound(f"cannot load the Piper voice {self.voice_path}: {exc}") from None
             return self._voice

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+import onnxruntime
 import pytest
 
 from audio import Synthesizer, Transcriber
@@ -10,8 +13,8 @@ from audio.aec import EchoCanceller, FarEnd
 from audio.room import room_impulse_response
 from audio.settings import AECSettings
 from audio.types import FRAME_SAMPLES, SAMPLE_RATE
-from tests.audio.speech import JFK_TEXT, spoken
-from tests.wer import word_error_rate
+from tests.audio.speech import spoken
+from tests.wer import words
 
 ROOMS = [
     pytest.param(dict(delay_ms=20, tail_ms=150, level_db=0), id="near, dry, as loud as played"),
@@ -20,10 +23,22 @@ ROOMS = [
 ]
 
 
+REPLY_TEXT = (
+    "The capital of France is Paris. It sits on the river Seine, and its museums "
+    "hold some of the most famous paintings in the world."
+)
+ECHO_WORDS = {"capital", "france", "paris", "river", "seine", "museums", "famous", "paintings", "world"}
+
+
 @pytest.fixture(scope="module")
-def reply(synthesizer: Synthesizer) -> np.ndarray:
-    return spoken(synthesizer, "The capital of France is Paris. It sits on the river Seine, and its museums "
-                               "hold some of the most famous paintings in the world.")
+def reply() -> Iterator[np.ndarray]:
+    """The same Piper draw whichever tests ran before: a voice of its own, loaded after the seed."""
+    onnxruntime.set_seed(0)
+    synthesizer = Synthesizer()
+    try:
+        yield spoken(synthesizer, REPLY_TEXT)
+    finally:
+        synthesizer.close()
 
 
 def in_room(played: np.ndarray, response: np.ndarray) -> np.ndarray:
@@ -62,11 +77,10 @@ def test_a_person_talking_over_the_echo_is_kept(reply: np.ndarray, jfk: np.ndarr
 
     cleaned, _ = cancel(echo + person, reply)
 
-    heard = transcriber.transcribe(cleaned).text
-    raw = transcriber.transcribe(echo + person).text
-    expected = JFK_TEXT[: len(heard)] if heard else JFK_TEXT
-    assert word_error_rate(expected, heard) < word_error_rate(expected, raw), (heard, raw)
-    assert "country" in heard.lower(), heard
+    heard, raw = (words(transcriber.transcribe(pcm).text) for pcm in (cleaned, echo + person))
+    assert set(raw) & ECHO_WORDS, raw  # without the canceller, the answer is what is heard
+    assert not set(heard) & ECHO_WORDS, heard
+    assert any(word.startswith(("fellow", "americ", "country")) for word in heard), heard
 
 
 def test_the_far_end_is_what_played_when_and_a_stop_cuts_it() -> None:

@@ -13,14 +13,33 @@ from audio.errors import ModelNotFound
 from audio.settings import TTSSettings
 from audio.stt import Transcriber
 from audio.tts import Synthesizer
+from audio.types import AudioChunk
 from tests.wer import word_error_rate, words
 
 
-def test_speech_comes_one_chunk_per_sentence_so_playback_can_start_early(synthesizer: Synthesizer) -> None:
+def test_each_sentence_starts_with_a_short_piece_so_playback_starts_early(synthesizer: Synthesizer) -> None:
     chunks = list(synthesizer.synthesize("Good morning. It is 7 degrees outside! Will it rain today?"))
-    assert [chunk.text for chunk in chunks] == ["Good morning.", "It is 7 degrees outside!", "Will it rain today?"]
+    sentences = _sentences(chunks)
+    assert [pieces[0].text for pieces in sentences] == [
+        "Good morning.",
+        "It is 7 degrees outside!",
+        "Will it rain today?",
+    ]
     assert all(chunk.sample_rate == synthesizer.sample_rate == 22050 for chunk in chunks)
-    assert all(chunk.pcm.dtype == np.float32 and chunk.seconds > 0.4 for chunk in chunks)
+    assert all(chunk.pcm.dtype == np.float32 for chunk in chunks)
+    assert all(0.1 < pieces[0].seconds < 0.25 for pieces in sentences), [p[0].seconds for p in sentences]
+    assert all(sum(piece.seconds for piece in pieces) > 0.6 for pieces in sentences)
+
+
+def _sentences(chunks: list[AudioChunk]) -> list[list[AudioChunk]]:
+    """Chunks grouped by sentence: a sentence's first piece carries its text, the rest continue it."""
+    sentences: list[list[AudioChunk]] = []
+    for chunk in chunks:
+        if chunk.text:
+            sentences.append([chunk])
+        else:
+            sentences[-1].append(chunk)
+    return sentences
 
 
 async def test_a_stream_abandoned_after_its_first_sentence_leaves_the_voice_ready(synthesizer: Synthesizer) -> None:
@@ -29,7 +48,7 @@ async def test_a_stream_abandoned_after_its_first_sentence_leaves_the_voice_read
     first = await anext(stream)
     assert first.text == "First sentence."
     await stream.aclose()  # a barge-in: the rest is never synthesized
-    rest = [chunk.text async for chunk in synthesizer.stream("Next answer.")]
+    rest = [chunk.text async for chunk in synthesizer.stream("Next answer.") if chunk.text]
     assert rest == ["Next answer."]
 
 
