@@ -24,8 +24,8 @@ Without them only Rosey's figures are printed. Every figure is a median over
 - a wake-word stream (hey_jarvis over jfk.flac, sent as fast as possible):
   seconds of audio scored per second, against real time
 
-Rounds are interleaved (each server once per round, in turn), so a change in
-the machine's load falls on every server alike.
+Rounds are interleaved (each server once per round, in turn, the order reversed
+every other round), so a change in the machine's load falls on every server alike.
 
 The machine is shared: compare figures of the same run, not across runs.
 """
@@ -149,10 +149,13 @@ async def median(rounds: int, measure: Callable[[], Awaitable[float]]) -> float:
 
 
 async def interleaved(rounds: int, measures: dict[str, Callable[[], Awaitable[T]]]) -> dict[str, list[T]]:
-    """Each measure once per round, in turn."""
+    """Each measure once per round, in turn, the order reversed every other round: this VM's speed
+    drifts within a run (the same transcription 1.0 s at the start, 1.7 s a minute later), and a
+    fixed order would hand the drift to whichever server runs second."""
     results: dict[str, list[T]] = {name: [] for name in measures}
-    for _ in range(rounds):
-        for name, measure in measures.items():
+    for round_index in range(rounds):
+        order = list(measures.items())
+        for name, measure in order if round_index % 2 == 0 else reversed(order):
             results[name].append(await measure())
     return results
 
