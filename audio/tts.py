@@ -45,26 +45,33 @@ class Synthesizer:
     async def warm_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._worker, self.warm)
 
-    def synthesize(self, text: str) -> Iterator[AudioChunk]:
-        """Audio per sentence of ``text`` (Markdown is read as a listener should hear it)."""
+    def synthesize(self, text: str, *, in_slices: bool = False) -> Iterator[AudioChunk]:
+        """Audio per sentence of ``text`` (Markdown is read as a listener should hear it).
+
+        ``in_slices`` gives each sentence as it is decoded, a short first piece and longer ones
+        after it, for a client that buffers what it receives (a Wyoming satellite). A speaker fed
+        straight from the pieces would fall silent in mid-word whenever one arrives late, so by
+        default a sentence comes whole.
+        """
         voice = self._load()
         config = self._synthesis_config()
         silence = np.zeros(round(self.settings.sentence_silence * self.sample_rate), np.float32)
         for sentence in split_sentences(text):
             label = sentence
-            for pcm in voice.sentence_audio(sentence, config):
+            pieces = voice.sentence_audio(sentence, config)
+            for pcm in pieces if in_slices else [np.concatenate(list(pieces))]:
                 yield AudioChunk(pcm=pcm, sample_rate=self.sample_rate, text=label)
                 label = ""
             if silence.size and label == "":
                 yield AudioChunk(pcm=silence, sample_rate=self.sample_rate)
 
-    async def stream(self, text: str) -> AsyncIterator[AudioChunk]:
-        """``synthesize`` on the worker thread; each sentence arrives as soon as it is ready.
+    async def stream(self, text: str, *, in_slices: bool = False) -> AsyncIterator[AudioChunk]:
+        """``synthesize`` on the worker thread; each piece arrives as soon as it is ready.
 
         Closing the iterator early (barge-in) stops after the sentence in progress.
         """
         loop = asyncio.get_running_loop()
-        pieces = self.synthesize(text)
+        pieces = self.synthesize(text, in_slices=in_slices)
         try:
             while (chunk := await loop.run_in_executor(self._worker, next, pieces, None)) is not None:
                 yield chunk

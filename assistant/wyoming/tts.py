@@ -42,7 +42,7 @@ async def speech_chunks(synthesizer: Synthesizer, texts: list[str]) -> AsyncIter
     """``audio-chunk`` events of ``texts`` spoken in order, each as soon as Piper finishes it."""
     step = CHUNK_SAMPLES * SAMPLE_WIDTH
     for text in texts:
-        async for chunk in synthesizer.stream(text):
+        async for chunk in synthesizer.stream(text, in_slices=True):
             pcm = (np.clip(chunk.pcm, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
             for start in range(0, len(pcm), step):
                 yield AudioChunk(rate=chunk.sample_rate, width=SAMPLE_WIDTH, channels=1,

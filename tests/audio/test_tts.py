@@ -17,8 +17,8 @@ from audio.types import AudioChunk
 from tests.wer import word_error_rate, words
 
 
-def test_each_sentence_starts_with_a_short_piece_so_playback_starts_early(synthesizer: Synthesizer) -> None:
-    chunks = list(synthesizer.synthesize("Good morning. It is 7 degrees outside! Will it rain today?"))
+def test_in_slices_each_sentence_starts_with_a_short_piece_so_playback_starts_early(synthesizer: Synthesizer) -> None:
+    chunks = list(synthesizer.synthesize("Good morning. It is 7 degrees outside! Will it rain today?", in_slices=True))
     sentences = _sentences(chunks)
     assert [pieces[0].text for pieces in sentences] == [
         "Good morning.",
@@ -40,6 +40,12 @@ def _sentences(chunks: list[AudioChunk]) -> list[list[AudioChunk]]:
         else:
             sentences[-1].append(chunk)
     return sentences
+
+
+def test_for_a_speaker_each_sentence_comes_whole(synthesizer: Synthesizer) -> None:
+    chunks = list(synthesizer.synthesize("Good morning. Will it rain today?"))
+    assert [chunk.text for chunk in chunks if chunk.text] == ["Good morning.", "Will it rain today?"]
+    assert [chunk.text != "" for chunk in chunks] == [True, False, True, False]  # each sentence, then its pause
 
 
 async def test_a_stream_abandoned_after_its_first_sentence_leaves_the_voice_ready(synthesizer: Synthesizer) -> None:
