@@ -71,11 +71,17 @@ class STTSettings(_Section):
                 )
         return self
 
-    @model_validator(mode="after")
-    def _fallback_is_another_model(self) -> STTSettings:
-        if self.fallback_model == self.model:  # `model: base` with the default fallback: base alone
-            return self.model_copy(update={"fallback_model": None})
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _fallback_is_another_model(cls, data: object) -> object:
+        """`model: base` with the default fallback means base alone, not base asked twice."""
+        if not isinstance(data, dict):
+            return data
+        model = data.get("model", cls.model_fields["model"].default)
+        fallback = data.get("fallback_model", cls.model_fields["fallback_model"].default)
+        if isinstance(model, str) and isinstance(fallback, str) and fallback.strip() == model.strip():
+            return {**data, "fallback_model": None}
+        return data
 
 
 class TTSSettings(_Section):

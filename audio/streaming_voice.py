@@ -83,8 +83,11 @@ class StreamingVoice:
             return cls(voice, None)
         return cls(voice, halves, loudest)
 
-    def sentence_audio(self, sentence: str, config: SynthesisConfig) -> Iterator[np.ndarray]:
-        """Float32 audio of one sentence, in slices when the voice streams; the volume is applied."""
+    def sentence_audio(
+        self, sentence: str, config: SynthesisConfig, *, in_slices: bool = False
+    ) -> Iterator[np.ndarray]:
+        """Float32 audio of one sentence, with the volume applied: ``in_slices``, a slice at a time
+        when the voice streams; otherwise decoded in one pass (slices' context would be work for nothing)."""
         if self._halves is None:
             for piece in self.voice.synthesize(sentence, syn_config=config):
                 yield piece.audio_float_array.astype(np.float32, copy=False)
@@ -93,8 +96,9 @@ class StreamingVoice:
             if not phonemes:
                 continue
             inputs = _model_inputs(self.voice, self.voice.phonemes_to_ids(phonemes), config)
+            encoded = self._halves.encode(inputs)
             gain: float | None = None
-            for raw in self._halves.decode_in_slices(self._halves.encode(inputs)):
+            for raw in self._halves.decode_in_slices(encoded) if in_slices else [self._halves.decode(encoded)]:
                 peak = float(np.max(np.abs(raw)))
                 if gain is None:
                     gain = TARGET_PEAK / max(self._loudest, peak, 1e-3) * config.volume

@@ -58,8 +58,7 @@ class Synthesizer:
         silence = np.zeros(round(self.settings.sentence_silence * self.sample_rate), np.float32)
         for sentence in split_sentences(text):
             label = sentence
-            pieces = voice.sentence_audio(sentence, config)
-            for pcm in pieces if in_slices else [np.concatenate(list(pieces))]:
+            for pcm in voice.sentence_audio(sentence, config, in_slices=in_slices):
                 yield AudioChunk(pcm=pcm, sample_rate=self.sample_rate, text=label)
                 label = ""
             if silence.size and label == "":

@@ -41,16 +41,16 @@ def test_the_slices_of_a_sentence_add_up_to_its_whole_decoding(voice: StreamingV
 
 def test_sentences_come_out_at_one_level_without_clipping(voice: StreamingVoice) -> None:
     sentences = ["Okay.", "Wow, that is amazing!", LONG_SENTENCE, "No.", "What would you like to hear next?"]
-    config = SynthesisConfig()
-    peaks = [float(np.max(np.abs(np.concatenate(list(voice.sentence_audio(text, config)))))) for text in sentences]
+    spoken = [np.concatenate(list(voice.sentence_audio(text, SynthesisConfig(), in_slices=True))) for text in sentences]
+    peaks = [float(np.max(np.abs(pcm))) for pcm in spoken]
     assert all(0.5 < peak <= 1.0 for peak in peaks), peaks
-    everything = np.concatenate([np.concatenate(list(voice.sentence_audio(text, config))) for text in sentences])
+    everything = np.concatenate(spoken)
     assert np.mean(np.abs(everything) >= 1.0) < 1e-3
 
 
 def test_the_volume_setting_scales_the_streamed_speech(voice: StreamingVoice) -> None:
-    loud = np.concatenate(list(voice.sentence_audio(LONG_SENTENCE, SynthesisConfig(volume=1.0))))
-    quiet = np.concatenate(list(voice.sentence_audio(LONG_SENTENCE, SynthesisConfig(volume=0.25))))
+    loud = np.concatenate(list(voice.sentence_audio(LONG_SENTENCE, SynthesisConfig(volume=1.0), in_slices=True)))
+    quiet = np.concatenate(list(voice.sentence_audio(LONG_SENTENCE, SynthesisConfig(volume=0.25), in_slices=True)))
     assert np.max(np.abs(quiet)) < 0.3 < np.max(np.abs(loud))
 
 
