@@ -1,6 +1,7 @@
 """Rosey's Wyoming server beside the servers Home Assistant users run today, in one run.
 
     .venv/bin/python bench/wyoming.py [--rounds 3] [--peers-bin /path/to/venv/bin] [--only asr|tts|wake]
+                                      [--set audio.stt.compute_type=float32]
 
 The peers are ``wyoming-faster-whisper`` and ``wyoming-piper`` (PyPI), on the
 same bundled Whisper tiny.en and Piper voice, never downloading. Their pins
@@ -206,12 +207,13 @@ def start_peers(bin_dir: Path | None, work: Path, parts: tuple[str, ...]) -> tup
     return asr, tts
 
 
-async def main(rounds: int, peers_bin: Path | None, parts: tuple[str, ...]) -> None:
+async def main(rounds: int, peers_bin: Path | None, parts: tuple[str, ...], settings: dict[str, str]) -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; medians of {rounds} rounds")
     speech = np.concatenate([read_audio(JFK), np.zeros(RATE, np.float32)])
     audio = pcm16(speech)
     with tempfile.TemporaryDirectory() as work:
-        config = load_config(REPO / "config.yaml", {"data_dir": work, "wyoming.services": ["asr", "tts", "wake"]})
+        config = load_config(REPO / "config.yaml",
+                             {"data_dir": work, "wyoming.services": ["asr", "tts", "wake"], **settings})
         services = await load_services(config)
         server = WyomingServer(services)
         ours = await server.start("127.0.0.1", 0)
@@ -306,5 +308,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers-bin", type=Path, default=None, help="the bin directory of the peers' venv")
     parser.add_argument("--only", choices=PARTS, action="append", help="only these rows (repeatable); all by default")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", type=lambda pair: pair.split("=", 1),
+                        help="a config.yaml setting for Rosey, e.g. audio.stt.compute_type=float32 (repeatable)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.rounds, arguments.peers_bin, tuple(arguments.only or PARTS)))
+    asyncio.run(main(arguments.rounds, arguments.peers_bin, tuple(arguments.only or PARTS), dict(arguments.set)))
