@@ -38,6 +38,7 @@ from .types import (
     ToolCallEvent,
     ToolDefinition,
 )
+from .written import when_request_written
 
 __all__ = [
     "BackendSettings",
@@ -68,6 +69,7 @@ __all__ = [
     "ToolCall",
     "ToolCallEvent",
     "ToolDefinition",
+    "when_request_written",
     "fenced_code",
     "read_text_file",
     "with_file",

@@ -31,6 +31,7 @@ from .errors import (
     LLMTimeoutError,
 )
 from .settings import BackendSettings
+from .written import request_extensions
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context[_ ]length|context window|maximum context|prompt is too long|too many tokens|exceeds? .*context",
@@ -153,7 +154,8 @@ class HTTPProvider(LLMProvider):
         """A streaming response with a success status; any failure is an LLMError."""
         headers = self.headers()
         secret = self.api_key()
-        request = self.client.build_request(method, self.base_url + path, json=json_body, headers=headers)
+        request = self.client.build_request(method, self.base_url + path, json=json_body, headers=headers,
+                                            extensions=request_extensions())
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TransportError as exc:

@@ -5,9 +5,10 @@ to these calls and results to replies; everything a request *means* is here,
 so every generation of sender gets the same behaviour: the same rate limits,
 usage figures, per-channel ordering and bound on concurrent backend calls.
 
-Admission (the rate limit) starts before the first ``await`` of a request
-(with a shared store, in turns), so requests are admitted, and queued on
-their channel, in arrival order.
+Admission (the rate limit) is decided before the first ``await`` of a
+request, so requests are admitted, and queued on their channel, in arrival
+order; with a shared store, a request the records as last seen leave room
+for is admitted in the background, just after its model request is written.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from llm import LLMError, LLMProvider, Message, MessageRole
+from llm import LLMError, LLMProvider, Message, MessageRole, when_request_written
 
 from ..memory import Memory
 from ..orchestrator import Tools, TurnDone, TurnError, TurnOptions
@@ -38,7 +39,7 @@ from .chunking import chunk_message
 from .memory import MemoryBook
 from .payloads import BadRequest, clean_text
 from .ratelimit import RateLimiter
-from .sharedlimits import SharedRateLimiter
+from .sharedlimits import BackgroundAdmission, SharedRateLimiter
 from .store import ChannelRecord, Store, StoreUnavailable
 from .usage import TOTAL, ThresholdCrossed, UsageBook
 
@@ -167,25 +168,21 @@ class LLMService:
         return self._answer(done.text, done.model, text, done.prompt_tokens, done.completion_tokens, started,
                             persona=speaking.name)
 
-    async def _start_admission(self, user: str, channel: str) -> asyncio.Task[None] | None:
+    async def _start_admission(self, user: str, channel: str) -> BackgroundAdmission | None:
         """Admit the request, or start admitting it: the admission still being decided, or None once decided.
 
         With a shared store the decision is a round trip to the server. When the records as this
         process last saw them leave room for the request, the turn goes ahead meanwhile and waits
         for the decision before it acts on the model's first word (a refusal closes the model's
-        stream unread); otherwise the request waits here. Admissions start in arrival order.
+        stream unread); otherwise the request waits here.
         """
-        if self.shared_limiter is None:
+        if self.shared_limiter is None or not self.shared_limiter.expects_admission(user, channel):
             await self.admit(user, channel)
             return None
-        admission = asyncio.create_task(self.admit(user, channel))
-        if self.shared_limiter.expects_admission(user, channel):
-            return admission
-        await admission
-        return None
+        return BackgroundAdmission(lambda: self.admit(user, channel))
 
     async def _read_channel(
-        self, session: ChannelSession, admission: asyncio.Task[None] | None
+        self, session: ChannelSession, admission: BackgroundAdmission | None
     ) -> tuple[ChannelRecord, list[Memory]]:
         """Take the channel's lock and read the channel's state under it.
 
@@ -194,7 +191,7 @@ class LLMService:
         """
         try:
             if admission is not None and session.lock.locked():
-                await admission
+                await admission.decided()
             await session.lock.acquire()
         except BaseException:
             await _settle(admission)
@@ -350,15 +347,16 @@ class LLMService:
         return "\n\n".join(parts)
 
     async def _run_turn(
-        self, session: ChannelSession, text: str, options: TurnOptions, admission: asyncio.Task[None] | None = None
+        self, session: ChannelSession, text: str, options: TurnOptions, admission: BackgroundAdmission | None = None
     ) -> TurnDone:
         """The turn's result. With ``admission`` still being decided, nothing the model says (or a tool
         it calls) is acted on until it is, and a refusal stops the turn at once and raises `RateLimited`."""
         if admission is None:
             return await self._turn_result(session, text, options, None)
-        turn = asyncio.create_task(self._turn_result(session, text, options, admission))
+        with when_request_written(admission.go.set):
+            turn = asyncio.create_task(self._turn_result(session, text, options, admission))
         try:
-            await admission
+            await admission.task
         except BaseException:
             turn.cancel()
             await asyncio.gather(turn, return_exceptions=True)
@@ -366,14 +364,14 @@ class LLMService:
         return await turn
 
     async def _turn_result(
-        self, session: ChannelSession, text: str, options: TurnOptions, admission: asyncio.Task[None] | None
+        self, session: ChannelSession, text: str, options: TurnOptions, admission: BackgroundAdmission | None
     ) -> TurnDone:
         done: TurnDone | None = None
         error: LLMError | None = None
         async with aclosing(session.orchestrator.run_turn(text, options)) as events:
             async for event in events:
                 if admission is not None:
-                    await admission
+                    await admission.decided()
                     admission = None
                 if isinstance(event, TurnDone):
                     done = event
@@ -471,8 +469,6 @@ class LLMService:
                 del increments[day]
 
 
-async def _settle(admission: asyncio.Task[None] | None) -> None:
-    """An admission no longer wanted: stopped if still running, its outcome collected."""
+async def _settle(admission: BackgroundAdmission | None) -> None:
     if admission is not None:
-        admission.cancel()
-        await asyncio.gather(admission, return_exceptions=True)
+        await admission.settle()
