@@ -95,6 +95,7 @@ class ChatLog(VerticalScroll):
         super().__init__(id=id)
         self._tool_source: Callable[[str], str] = lambda name: ""
         self._drawing_earlier = asyncio.Lock()
+        self._fill_asked = False
 
     def on_mount(self) -> None:
         self.anchor()
@@ -184,7 +185,7 @@ class ChatLog(VerticalScroll):
         if start:
             await self.mount(EarlierMessages(said[:start]))
         await self._draw_messages(said[start:], after=None)
-        self.call_after_refresh(self._fill_above)
+        self._fill_above_soon()
 
     async def _draw_messages(self, messages: list[Message], after: Widget | None) -> None:
         """Draw ``messages`` (whole turns) after ``after``, or at the end of the log, in one mount."""
@@ -224,12 +225,24 @@ class ChatLog(VerticalScroll):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value < self.size.height:  # a screen from the top: what is above is about to be seen
+            self._fill_above_soon()
+
+    def _fill_above_soon(self) -> None:
+        if not self._fill_asked:
+            self._fill_asked = True
             self.call_after_refresh(self._fill_above)
 
     async def _fill_above(self) -> None:
-        """Draw another batch while less than a screen is drawn above the view: it is about to be seen."""
-        if self.scroll_y < self.size.height and self.query_children(EarlierMessages) and await self.draw_earlier():
-            self.call_after_refresh(self._fill_above)
+        """Draw another batch while less than a screen is drawn above the view: it is about to be seen.
+
+        Not while a scroll is animating (Textual's scroll to a newly focused entry): its target was
+        taken before the batch, and it would land where the entry no longer is.
+        """
+        self._fill_asked = False
+        if self.app.animator.is_being_animated(self, "scroll_y"):
+            self._fill_above_soon()
+        elif self.scroll_y < self.size.height and self.query_children(EarlierMessages) and await self.draw_earlier():
+            self._fill_above_soon()
 
     async def draw_earlier(self) -> list[Widget]:
         """Show the last batch of what is above (hidden, or not drawn yet), keeping what is on screen where it is."""
@@ -253,7 +266,12 @@ class ChatLog(VerticalScroll):
             return drawn
 
     def _keep_in_view(self, from_bottom: float) -> None:
-        """After a batch drawn above: the focused entry stays in view, or else what was on screen."""
+        """After a batch drawn above: the focused entry stays in view, or else what was on screen.
+
+        A scroll still animating (Textual scrolls a newly focused entry into view) aims at where
+        things were before the batch pushed them down, so it is stopped first.
+        """
+        self.app.animator.force_stop_animation(self, "scroll_y")
         focused = self.screen.focused
         if isinstance(focused, ChatEntry) and focused.parent is self:
             self.scroll_to_widget(focused, animate=False)
