@@ -96,6 +96,9 @@ class ChatLog(VerticalScroll):
         self._tool_source: Callable[[str], str] = lambda name: ""
         self._drawing_earlier = asyncio.Lock()
         self._fill_asked = False
+        # How many times Enter sent the log back to its end: a batch drawn above while it did
+        # must not then scroll the log back to where it was read before.
+        self._returns_to_end = 0
 
     def on_mount(self) -> None:
         self.anchor()
@@ -109,6 +112,7 @@ class ChatLog(VerticalScroll):
             return
         if event.key == "enter":
             event.stop()
+            self._returns_to_end += 1
             self.scroll_end(animate=False)
             self.anchor()
             self.post_message(TypedOnEntry(""))
@@ -252,6 +256,7 @@ class ChatLog(VerticalScroll):
                 return []
             fold = earlier.first()
             from_bottom = self.max_scroll_y - max(0, self.scroll_y)  # (below 0 while the log is shorter than the screen)
+            returns_to_end = self._returns_to_end
             if fold.folded:
                 drawn = fold.unfold_last_batch()
                 await self.mount_all(drawn, after=fold)
@@ -262,15 +267,18 @@ class ChatLog(VerticalScroll):
             if fold.is_empty:
                 await fold.remove()
             if from_bottom > 0:  # scrolled up: what is on screen stays there (at the end, the anchor keeps it there)
-                self.call_after_refresh(self._keep_in_view, from_bottom)
+                self.call_after_refresh(self._keep_in_view, from_bottom, returns_to_end)
             return drawn
 
-    def _keep_in_view(self, from_bottom: float) -> None:
+    def _keep_in_view(self, from_bottom: float, returns_to_end: int) -> None:
         """After a batch drawn above: the focused entry stays in view, or else what was on screen.
 
-        A scroll still animating (Textual scrolls a newly focused entry into view) aims at where
-        things were before the batch pushed them down, so it is stopped first.
+        Not if Enter sent the log back to its end meanwhile: the anchor keeps it there. A scroll
+        still animating (Textual scrolls a newly focused entry into view) aims at where things
+        were before the batch pushed them down, so it is stopped first.
         """
+        if returns_to_end != self._returns_to_end:
+            return
         self.app.animator.force_stop_animation(self, "scroll_y")
         focused = self.screen.focused
         if isinstance(focused, ChatEntry) and focused.parent is self:

@@ -106,6 +106,9 @@ async def test_enter_on_an_old_message_goes_back_to_the_prompt_and_the_end_of_th
 
         assert app.query_one("#prompt").has_focus
         assert "9 squared is 81." in "\n".join(seen_lines(pilot, log)), "the log is back at its last answer"
+        for _ in range(5):  # a batch of earlier turns still being drawn above when Enter came
+            await pilot.pause()
+        assert "9 squared is 81." in "\n".join(seen_lines(pilot, log)), "the log stays at its last answer"
 
 
 async def test_a_continued_answer_shows_its_tool_calls_with_their_results_between_its_words(
