@@ -71,21 +71,42 @@ class ChannelSession:
         self.orchestrator = orchestrator
         self.record: ChannelRecord | None = None
         self.unsaved = False
+        self._context_record: ChannelRecord | None = None
+        """The saved record whose turns the context holds, when it holds exactly those."""
 
     @property
     def context(self) -> ConversationContext:
         return self.orchestrator.context
 
     def fill_context(self, system_prompt: str) -> None:
-        """The context holds exactly the record's turns, under ``system_prompt``."""
-        assert self.record is not None
+        """The context holds exactly the record's turns, under ``system_prompt``.
+
+        The turns are read again only when the record is not the one the context
+        already holds (by revision, as a shared store loads a new copy every turn):
+        a turn is saved as the context recorded it, so refilling would rebuild the same.
+        """
+        record = self.record
+        assert record is not None
         context = self.context
-        context.clear()
         context.system_message = system_prompt
-        context.max_turns = len(self.record.turns) + 1
-        for turn in self.record.turns:
-            for message in turn:
-                context.add_message(message_from_dict(message))
+        context.max_turns = len(record.turns) + 1
+        held = self._context_record
+        if held is None or (held is not record and held.revision != record.revision):
+            context.clear()
+            for turn in record.turns:
+                for message in turn:
+                    context.add_message(message_from_dict(message))
+        self._context_record = None  # the turn about to run adds to the context
+
+    def turn_saved(self, before: ChannelRecord, turn: list[dict[str, Any]]) -> None:
+        """The record saved is ``before`` plus ``turn``, the turn the context just recorded (when it is)."""
+        record = self.record
+        if record is None or self.unsaved or self.context.turn_count != len(record.turns):
+            return
+        if record.turns[-1] is turn and all(a is b for a, b in zip(record.turns, before.turns, strict=False)) and (
+            len(record.turns) == len(before.turns) + 1
+        ):
+            self._context_record = record
 
 
 class ChannelBook:

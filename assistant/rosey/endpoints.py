@@ -162,9 +162,13 @@ class Endpoints:
         try:
             await request.respond(self.bus.encode(payload))
         except ValueError:
-            pass  # published without a reply subject: nobody to answer
+            return  # published without a reply subject: nobody to answer
         except (NatsError, OSError) as exc:
             log.warning("could not reply on %s: %s", request.subject, exc or type(exc).__name__)
+            return
+        # nats-py writes to the socket in a task of its own: let it send the reply now, before the
+        # events and the log line that follow are built (0.2 ms of the caller's wait otherwise).
+        await asyncio.sleep(0)
 
     # ---------------------------------------------------------------- the endpoints
 

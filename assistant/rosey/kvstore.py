@@ -62,6 +62,8 @@ class JetStreamStore(Store):
         self.bucket = bucket
         self._kv: Any = None
         self._mirrors: dict[str, KeyMirror] = {}
+        self._parsed: dict[str, tuple[int, Any]] = {}
+        """Channel records and memories as last read or written, by key: their revision and value."""
 
     async def open(self) -> None:
         js = self._nc.jetstream()
@@ -87,15 +89,21 @@ class JetStreamStore(Store):
             await mirror.stop()
 
     async def load_channel(self, channel: str) -> ChannelRecord:
-        entry = await self._get(f"channel.{encode_key_part(channel)}", await self._mirror_of("channel"))
-        return ChannelRecord.from_json(entry.value, entry.revision) if entry else ChannelRecord()
+        key = f"channel.{encode_key_part(channel)}"
+        entry = await self._get(key, await self._mirror_of("channel"))
+        if entry is None:
+            return ChannelRecord()
+        return self._parse(key, entry, lambda value: ChannelRecord.from_json(value, entry.revision))
 
     async def save_channel(self, channel: str, record: ChannelRecord) -> int:
+        key = f"channel.{encode_key_part(channel)}"
+        mirror = await self._mirror_of("channel")
         try:
-            return await self._write(f"channel.{encode_key_part(channel)}", record.to_json().encode(), record.revision,
-                                     await self._mirror_of("channel"))
+            written = await self._write(key, record.to_json().encode(), record.revision, mirror)
         except KeyWrongLastSequenceError:
             raise StaleRecord(channel) from None
+        self._parsed[key] = (written, ChannelRecord(record.persona, record.summary, list(record.turns), written))
+        return written
 
     async def add_memory(self, memory: Memory) -> None:
         await self._change_memories(memory.channel, lambda memories: newest_memories([*memories, memory]))
@@ -136,7 +144,11 @@ class JetStreamStore(Store):
                                            await self._mirror_of(kind))
 
     def known_memories(self, channel: str) -> list[Memory] | None:
-        return self._known("memories", channel, _memories_from_json, b"[]")
+        mirror, key = self._mirrors.get("memories"), f"memories.{encode_key_part(channel)}"
+        if mirror is None or not mirror.covers(key):
+            return None
+        entry = mirror.get(key)
+        return self._parse(key, entry, _memories_from_json) if entry else []
 
     def known_record(self, kind: str, name: str) -> dict[str, Any] | None:
         return self._known(kind, name, json.loads, b"{}")
@@ -149,6 +161,14 @@ class JetStreamStore(Store):
             return None
         entry = mirror.get(key)
         return load(entry.value if entry else empty)
+
+    def _parse(self, key: str, entry: Any, load: Callable[[bytes], Any]) -> Any:
+        """``load(entry.value)``, once per revision: every request reads its channel's record and memories,
+        which change once a turn or less. Callers never change what they get in place (they copy it)."""
+        parsed = self._parsed.get(key)
+        if parsed is None or parsed[0] != entry.revision:
+            parsed = self._parsed[key] = (entry.revision, load(entry.value))
+        return parsed[1]
 
     async def _mirror_of(self, kind: str) -> KeyMirror:
         """The mirror of the keys of ``kind``, started on first use."""

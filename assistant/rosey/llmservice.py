@@ -213,7 +213,10 @@ class LLMService:
             # One pass of the event loop first: the caller hands its reply to NATS as `chat`
             # returns, so the reply is on the wire before the save competes with it for the CPU.
             await asyncio.sleep(0)
+            before = session.record
             await self.channels.change(session, lambda record: record.turns.append(turn))
+            if before is not None:
+                session.turn_saved(before, turn)
             if session.record is not None and len(session.record.turns) >= self.max_turns:
                 self._spawn(self._condense(session))
         finally:

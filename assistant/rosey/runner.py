@@ -16,6 +16,7 @@ import sys
 
 from nats.errors import Error as NatsError
 
+from ..collector import keep_out_of_full_collections
 from ..config import Config
 from .bus import SecretFilter
 from .connection import NatsRefused, connect
@@ -51,6 +52,7 @@ async def run_bot(config: Config, nats_url: str | None = None) -> int:
             log.error("the plugin could not start: %s", exc)
             await nc.close()
             return 1
+        keep_out_of_full_collections()
         await stopping.wait()
         log.info("stopping: finishing the requests in flight")
         await plugin.stop()

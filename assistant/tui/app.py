@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from llm import Image
 
+from ..collector import keep_out_of_full_collections
 from ..config import Config
 from ..events import TurnDone
 from ..session import Session
@@ -36,18 +37,6 @@ from .voice_control import Devices, VoiceControl
 from .widgets import AssistantMessage, Status, StatusBar
 
 THEMES = ("textual-dark", "textual-light")
-
-
-def keep_out_of_full_collections() -> None:
-    """Exempt what the app holds once it is ready from Python's full garbage collections.
-
-    A full collection walks every object alive; with the libraries, the model
-    and the widgets loaded that stalls the screen for up to 100 ms while an
-    answer streams. What is loaded by now lives as long as the app, so it is
-    collected once, then frozen: later full collections walk only what came after.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 class AssistantApp(App[None]):

@@ -150,3 +150,25 @@ async def test_only_the_tools_in_the_allowlist_are_offered_to_the_model(nc, plug
     await chat(nc, "lobby", "alice", "what is 6 times 7")
     offered = [tool["function"]["name"] for tool in backend.chat_requests()[-1]["body"]["tools"]]
     assert offered == ["calculator"]
+
+
+@pytest.mark.parametrize("memory_backend", ["sqlite", "jetstream"])
+async def test_a_question_the_model_failed_to_answer_leaves_no_trace_in_the_conversation(
+    nc, plugin_factory, backend, tmp_path, nats_server, memory_backend, request
+) -> None:
+    bucket = f"failed-{request.node.name[-10:-1]}".replace("[", "-")
+    await plugin_factory(bot_config(tmp_path, backend.base_url, nats_server.url,
+                                    memory={"backend": memory_backend, "bucket": bucket}))
+    backend.answer("broken", Reply(status=400, error="the model cannot read this"))
+    await chat(nc, "lobby", "alice", "I like cats")
+    await chat(nc, "lobby", "alice", "I like dogs")
+
+    failed = await chat(nc, "lobby", "bob", "a broken question")
+    await chat(nc, "lobby", "carol", "me too")
+
+    assert failed["success"] is False
+    assert sent_turns(backend) == [
+        "alice: I like cats", "You said: alice: I like cats",
+        "alice: I like dogs", "You said: alice: I like dogs",
+        "carol: me too",
+    ]
