@@ -178,6 +178,23 @@ async def bot_chat(nc, channel: str, text: str, user: str = "bench") -> float:
     return elapsed
 
 
+ECHO = """
+import asyncio, sys, nats
+async def main():
+    nc = await nats.connect(sys.argv[1])
+    async def answer(msg):
+        await msg.respond(msg.data)
+    await nc.subscribe("bench.echo", cb=answer)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def start_echo(nats_url: str) -> subprocess.Popen[bytes]:
+    """A process of its own that answers ``bench.echo``: the bot's hop with none of the bot's work."""
+    return subprocess.Popen([sys.executable, "-c", ECHO, nats_url])
+
+
 async def echo_round_trip(nc) -> float:
     started = time.perf_counter()
     await nc.request("bench.echo", b"{}", timeout=10)
@@ -281,16 +298,10 @@ async def main(args: argparse.Namespace) -> None:
         double, backend_url = start_double(args.delay)
         provider = ProviderFactory.create("mlx", {"llm": {"mlx": {"base_url": backend_url, "model": "double"}}})
         clients = []
+        echo = start_echo(server.url)
         try:
             nc = await nats.connect(server.url)
-            echo = await nats.connect(server.url)
-            clients += [nc, echo]
-
-            async def answer(msg) -> None:
-                await msg.respond(msg.data)
-
-            await echo.subscribe("bench.echo", cb=answer)
-            await echo.flush()
+            clients.append(nc)
             await until_answered(nc, "bench.echo")
             print(f"backend double answering after {args.delay * 1000:.0f} ms; {args.sequential} requests one at "
                   f"a time, alternating with direct calls; then {args.channels} channels at once\n")
@@ -316,8 +327,9 @@ async def main(args: argparse.Namespace) -> None:
             for client in clients:
                 await client.close()
             await provider.close()
-            double.terminate()
-            double.wait()
+            for process in (double, echo):
+                process.terminate()
+                process.wait()
             server.stop()
 
 

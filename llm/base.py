@@ -126,6 +126,9 @@ class LLMProvider:
             provider=self.name,
         )
 
+    async def prepare(self) -> None:
+        """Set up what the first request would otherwise wait for; nothing, for most backends."""
+
     async def close(self) -> None:
         """Release connections and models; the provider may be used again afterwards."""
 

@@ -6,6 +6,7 @@ inject a transport and run the real provider code with no network.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import os
@@ -120,6 +121,11 @@ class HTTPProvider(LLMProvider):
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
             self._owns_client = True
         return self._client
+
+    async def prepare(self) -> None:
+        """Build the HTTP client in a worker thread: its TLS context (certifi's CA bundle) takes 40-60 ms,
+        which the first request would otherwise wait for, with the event loop blocked."""
+        await asyncio.to_thread(lambda: self.client)
 
     async def close(self) -> None:
         if self._client is not None and self._owns_client:

@@ -112,6 +112,7 @@ class LLMPlugin:
         log.addFilter(self._redactor)
         self._provider = self._given_provider or ProviderFactory.create_from_config(self.config.provider_config())
         try:
+            await self._provider.prepare()
             self._store = self._given_store or self._new_store()
             await self._store.open()
             tools = await self._tools()
