@@ -63,7 +63,8 @@ class JetStreamStore(Store):
         self._kv: Any = None
         self._mirrors: dict[str, KeyMirror] = {}
         self._parsed: dict[str, tuple[int, Any]] = {}
-        """Channel records and memories as last read or written, by key: their revision and value."""
+        """What every request reads (channel records, memories, limit records) as last parsed or written,
+        by key: its revision and value."""
 
     async def open(self) -> None:
         js = self._nc.jetstream()
@@ -144,11 +145,7 @@ class JetStreamStore(Store):
                                            await self._mirror_of(kind))
 
     def known_memories(self, channel: str) -> list[Memory] | None:
-        mirror, key = self._mirrors.get("memories"), f"memories.{encode_key_part(channel)}"
-        if mirror is None or not mirror.covers(key):
-            return None
-        entry = mirror.get(key)
-        return self._parse(key, entry, _memories_from_json) if entry else []
+        return self._known("memories", channel, _memories_from_json, b"[]")
 
     def known_record(self, kind: str, name: str) -> dict[str, Any] | None:
         return self._known(kind, name, json.loads, b"{}")
@@ -160,11 +157,12 @@ class JetStreamStore(Store):
         if mirror is None or not mirror.covers(key):
             return None
         entry = mirror.get(key)
-        return load(entry.value if entry else empty)
+        return self._parse(key, entry, load) if entry else load(empty)
 
     def _parse(self, key: str, entry: Any, load: Callable[[bytes], Any]) -> Any:
-        """``load(entry.value)``, once per revision: every request reads its channel's record and memories,
-        which change once a turn or less. Callers never change what they get in place (they copy it)."""
+        """``load(entry.value)``, once per revision: every request reads its channel's record and memories
+        and its limit records, which change once a request or less. Callers never change in place what
+        they get (they build a new value)."""
         parsed = self._parsed.get(key)
         if parsed is None or parsed[0] != entry.revision:
             parsed = self._parsed[key] = (entry.revision, load(entry.value))
