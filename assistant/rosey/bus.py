@@ -139,6 +139,15 @@ class Bus:
         except (NatsError, OSError) as exc:
             log.warning("could not publish on %s: %s", subject, exc or type(exc).__name__)
 
+    async def let_out(self) -> None:
+        """Let what was just published (an answer someone waits for) reach the socket now.
+
+        nats-py writes in a task of its own, which runs only when the publisher yields:
+        without this, an answer waits while the events and log line after it are built
+        (0.1-0.2 ms of a request's 2 ms over a direct model call, bench/bot_throughput.py).
+        """
+        await asyncio.sleep(0)
+
 
 class SecretFilter(logging.Filter):
     """Takes secrets out of log records, whatever their message or arguments hold."""

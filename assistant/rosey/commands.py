@@ -152,6 +152,7 @@ class CommandHandlers:
         if room is not None:
             await room(chunks)
         await self.bus.publish(LEGACY_RESPONSE, _union_response(kind, channel, user, prompt, outcome.text, chunks, model))
+        await self.bus.let_out()
         await self._response_event(channel, user, answer)
         log_request(self.bus, subject, channel, user, started, "ok", *_tokens(answer))
 
@@ -231,6 +232,7 @@ class CommandHandlers:
                                       model), **echo}
         await self.bus.publish(LEGACY_RESPONSE, response)
         await self._send(reply_to, response)
+        await self.bus.let_out()
         await self._response_event(request.channel or "", request.user, answer)
         log_request(self.bus, msg.subject, request.channel or "", request.user, started, "ok", *_tokens(answer))
 

@@ -166,9 +166,7 @@ class Endpoints:
         except (NatsError, OSError) as exc:
             log.warning("could not reply on %s: %s", request.subject, exc or type(exc).__name__)
             return
-        # nats-py writes to the socket in a task of its own: let it send the reply now, before the
-        # events and the log line that follow are built (0.2 ms of the caller's wait otherwise).
-        await asyncio.sleep(0)
+        await self.bus.let_out()
 
     # ---------------------------------------------------------------- the endpoints
 
