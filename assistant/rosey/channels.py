@@ -82,8 +82,9 @@ class ChannelSession:
         """The context holds exactly the record's turns, under ``system_prompt``.
 
         The turns are read again only when the record is not the one the context
-        already holds (by revision, as a shared store loads a new copy every turn):
-        a turn is saved as the context recorded it, so refilling would rebuild the same.
+        already holds (by revision, as a shared store loads a new copy every turn; a
+        change not saved keeps the old revision, so then they are read again): a turn
+        is saved as the context recorded it, so refilling would rebuild the same.
         """
         record = self.record
         assert record is not None
@@ -91,7 +92,8 @@ class ChannelSession:
         context.system_message = system_prompt
         context.max_turns = len(record.turns) + 1
         held = self._context_record
-        if held is None or (held is not record and held.revision != record.revision):
+        same = held is not None and (held is record or (held.revision == record.revision and not self.unsaved))
+        if not same:
             context.clear()
             for turn in record.turns:
                 for message in turn:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from assistant.rosey.llmservice import CONDENSE_PROMPT
+from assistant.rosey.store import StoreUnavailable
 from tests.rosey.conftest import Recorder, ask, bot_config
 from tests.rosey.scripted_backend import Reply
 
@@ -172,3 +173,22 @@ async def test_a_question_the_model_failed_to_answer_leaves_no_trace_in_the_conv
         "alice: I like dogs", "You said: alice: I like dogs",
         "carol: me too",
     ]
+
+
+async def test_a_reset_the_store_could_not_save_still_empties_the_conversation(
+    nc, plugin, backend, monkeypatch
+) -> None:
+    await chat(nc, "lobby", "alice", "I like cats")
+    async with asyncio.timeout(5):  # the turn is saved just after its answer
+        while not (await plugin.service.store.load_channel("lobby")).turns:
+            await asyncio.sleep(0.01)
+
+    async def disk_full(channel: str, record: object) -> int:
+        raise StoreUnavailable("disk full")
+
+    monkeypatch.setattr(plugin.service.store, "save_channel", disk_full)
+    reset = await chat(nc, "lobby", "alice", "reset")
+    await chat(nc, "lobby", "alice", "fresh start")
+
+    assert reset["success"] is True
+    assert sent_turns(backend) == ["alice: fresh start"]
