@@ -1,13 +1,18 @@
-"""Fixtures for the OpenAI-format wire tests (openai, mlx, openrouter)."""
+"""Fixtures for the wire tests: the OpenAI format (openai, mlx, openrouter), Ollama's and Anthropic's."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 import respx
 
 from llm import LLMProvider, ProviderFactory
+from llm.providers.anthropic import AnthropicProvider
+from llm.providers.ollama import OllamaProvider
+from tests.llm.anthropic_wire import API_KEY, BASE_URL, MODEL
+from tests.llm.ollama_wire import BASE
 from tests.llm.openai_wire import KEY, OPENAI
 
 
@@ -42,3 +47,38 @@ def openai_api():
 @pytest.fixture
 def restore_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ProviderFactory, "_registry", dict(ProviderFactory._registry))
+
+
+@pytest.fixture
+def ollama_api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[Callable[..., OllamaProvider]]:
+    providers: list[OllamaProvider] = []
+
+    def make(**settings: Any) -> OllamaProvider:
+        provider = OllamaProvider({"base_url": BASE, "retry_backoff": 0.01, **settings})
+        providers.append(provider)
+        return provider
+
+    yield make
+    for provider in providers:
+        await provider.close()
+
+
+@pytest.fixture
+def anthropic_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
+    """The Messages API replayed by respx, with ``ANTHROPIC_API_KEY`` set as a user would."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def anthropic() -> AsyncIterator[AnthropicProvider]:
+    provider = AnthropicProvider({"model": MODEL, "retry_backoff": 0.01, "max_retries": 2})
+    yield provider
+    await provider.close()

@@ -39,8 +39,6 @@ from llm import (
 )
 from llm.providers.anthropic import AnthropicProvider
 from tests.llm.anthropic_wire import (
-    API_KEY,
-    BASE_URL,
     MODEL,
     block,
     message_end,
@@ -69,17 +67,6 @@ def redacted_thinking(index: int, data: str = REDACTED) -> bytes:
     return block(index, {"type": "redacted_thinking", "data": data}, [])
 
 
-@pytest.fixture(autouse=True)
-def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-
-
-@pytest.fixture
-def api() -> Any:
-    with respx.mock(base_url=BASE_URL, assert_all_called=False) as mock:
-        yield mock
-
-
 @pytest.fixture
 async def thinker() -> AsyncIterator[AnthropicProvider]:
     provider = AnthropicProvider({"model": MODEL, "thinking_budget": 2048, "retry_backoff": 0.01})
@@ -94,8 +81,8 @@ def sent_messages(route: respx.Route, call: int = -1) -> list[dict[str, Any]]:
 # --- one request after another ----------------------------------------------
 
 
-async def test_the_thinking_behind_a_tool_call_goes_back_signed_before_the_call(api, thinker) -> None:
-    route = api.post("/v1/messages").mock(
+async def test_the_thinking_behind_a_tool_call_goes_back_signed_before_the_call(anthropic_api, thinker) -> None:
+    route = anthropic_api.post("/v1/messages").mock(
         side_effect=[
             streamed(
                 message_start(),
@@ -134,8 +121,8 @@ async def test_the_thinking_behind_a_tool_call_goes_back_signed_before_the_call(
     ]
 
 
-async def test_redacted_thinking_goes_back_untouched_and_in_order(api, thinker) -> None:
-    route = api.post("/v1/messages").mock(
+async def test_redacted_thinking_goes_back_untouched_and_in_order(anthropic_api, thinker) -> None:
+    route = anthropic_api.post("/v1/messages").mock(
         side_effect=[
             streamed(
                 message_start(),
@@ -166,8 +153,8 @@ async def test_redacted_thinking_goes_back_untouched_and_in_order(api, thinker) 
     ]
 
 
-async def test_a_failed_tool_result_is_flagged_as_an_error_and_a_good_one_is_not(api, thinker) -> None:
-    route = api.post("/v1/messages").mock(
+async def test_a_failed_tool_result_is_flagged_as_an_error_and_a_good_one_is_not(anthropic_api, thinker) -> None:
+    route = anthropic_api.post("/v1/messages").mock(
         return_value=streamed(message_start(), text_block(0, "Paris is sunny; Atlantis is unknown."), message_end())
     )
     calls = [ToolCall("toolu_1", "get_weather", {"city": "Paris"}), ToolCall("toolu_2", "get_weather", {"city": "X"})]
@@ -186,9 +173,9 @@ async def test_a_failed_tool_result_is_flagged_as_an_error_and_a_good_one_is_not
     ]
 
 
-async def test_without_thinking_no_thinking_block_is_sent_even_if_the_history_holds_one(api) -> None:
+async def test_without_thinking_no_thinking_block_is_sent_even_if_the_history_holds_one(anthropic_api) -> None:
     provider = AnthropicProvider({"model": MODEL, "retry_backoff": 0.01})
-    route = api.post("/v1/messages").mock(
+    route = anthropic_api.post("/v1/messages").mock(
         return_value=streamed(message_start(), text_block(0, "Sunny."), message_end())
     )
     messages = [
@@ -208,8 +195,8 @@ async def test_without_thinking_no_thinking_block_is_sent_even_if_the_history_ho
     await provider.close()
 
 
-async def test_an_answer_without_thinking_carries_no_reasoning_blocks(api, thinker) -> None:
-    api.post("/v1/messages").mock(return_value=streamed(message_start(), text_block(0, "Hi."), message_end()))
+async def test_an_answer_without_thinking_carries_no_reasoning_blocks(anthropic_api, thinker) -> None:
+    anthropic_api.post("/v1/messages").mock(return_value=streamed(message_start(), text_block(0, "Hi."), message_end()))
 
     result = await thinker.complete([Message(MessageRole.USER, "Hi")])
 
@@ -255,8 +242,8 @@ def first_round(*tool_uses: bytes) -> httpx.Response:
     )
 
 
-async def test_a_two_round_tool_turn_sends_the_thinking_and_the_error_flag_back(api, thinker) -> None:
-    route = api.post("/v1/messages").mock(
+async def test_a_two_round_tool_turn_sends_the_thinking_and_the_error_flag_back(anthropic_api, thinker) -> None:
+    route = anthropic_api.post("/v1/messages").mock(
         side_effect=[
             first_round(
                 tool_use_block(2, "toolu_P", "get_weather", '{"city": ', '"Paris"}'),
@@ -296,8 +283,8 @@ async def test_a_two_round_tool_turn_sends_the_thinking_and_the_error_flag_back(
     assert [m.is_error for m in saved_results] == [False, True], "what a conversation store is given to save"
 
 
-async def test_an_interrupted_tool_call_goes_back_as_an_error_after_its_thinking(api, thinker) -> None:
-    route = api.post("/v1/messages").mock(
+async def test_an_interrupted_tool_call_goes_back_as_an_error_after_its_thinking(anthropic_api, thinker) -> None:
+    route = anthropic_api.post("/v1/messages").mock(
         side_effect=[
             first_round(tool_use_block(2, "toolu_F", "get_weather", '{"city": "Forever"}')),
             streamed(message_start(), text_block(0, "Hi!"), message_end()),
