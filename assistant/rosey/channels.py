@@ -105,9 +105,10 @@ class ChannelSession:
         record = self.record
         if record is None or self.unsaved or self.context.turn_count != len(record.turns):
             return
-        if record.turns[-1] is turn and all(a is b for a, b in zip(record.turns, before.turns, strict=False)) and (
-            len(record.turns) == len(before.turns) + 1
-        ):
+        grew_by_this_turn = len(record.turns) == len(before.turns) + 1 and record.turns[-1] is turn and all(
+            saved is held for saved, held in zip(record.turns, before.turns, strict=False)
+        )
+        if grew_by_this_turn:
             self._context_record = record
 
 
