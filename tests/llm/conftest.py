@@ -10,7 +10,6 @@ import respx
 
 from llm import LLMProvider, ProviderFactory
 from llm.providers.anthropic import AnthropicProvider
-from llm.providers.ollama import OllamaProvider
 from tests.llm.anthropic_wire import API_KEY, BASE_URL, MODEL
 from tests.llm.ollama_wire import BASE
 from tests.llm.openai_wire import KEY, OPENAI
@@ -56,17 +55,9 @@ def ollama_api() -> Iterator[respx.MockRouter]:
 
 
 @pytest.fixture
-async def ollama() -> AsyncIterator[Callable[..., OllamaProvider]]:
-    providers: list[OllamaProvider] = []
-
-    def make(**settings: Any) -> OllamaProvider:
-        provider = OllamaProvider({"base_url": BASE, "retry_backoff": 0.01, **settings})
-        providers.append(provider)
-        return provider
-
-    yield make
-    for provider in providers:
-        await provider.close()
+def ollama(make) -> Callable[..., LLMProvider]:
+    """``ollama(**settings)``: an Ollama provider at the replayed server, closed after the test."""
+    return lambda **settings: make("ollama", **{"base_url": BASE, **settings})
 
 
 @pytest.fixture
