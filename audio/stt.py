@@ -150,19 +150,22 @@ class Transcriber:
         silence = np.zeros(SAMPLE_RATE // 2, np.float32)
         with self._lock:
             for name in filter(None, (self.settings.model, self.settings.fallback_model)):
-                self._hear(name, silence, self._fixed_language(name))
+                self._hear(name, silence, self._fixed_language(name, None))
 
     async def warm_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._worker, self.warm)
 
-    def transcribe(self, pcm: np.ndarray) -> Transcript:
-        """Mono float32 audio at 16 kHz to text."""
+    def transcribe(self, pcm: np.ndarray, language: str | None = None) -> Transcript:
+        """Mono float32 audio at 16 kHz to text.
+
+        ``language`` (a Whisper code) is the language of this utterance when the caller knows it (a Wyoming
+        client names its user's language), over the configured one; an English-only model stays English."""
         audio = np.asarray(pcm, dtype=np.float32).reshape(-1)
         if audio.size == 0:
             return Transcript(text="", audio_seconds=0.0, seconds=0.0, dropped="no audio")
         with self._lock:
             started = time.perf_counter()
-            heard = self._hear(self.settings.model, audio, self._fixed_language(self.settings.model))
+            heard = self._hear(self.settings.model, audio, self._fixed_language(self.settings.model, language))
             if self.settings.fallback_model and heard.text and heard.confidence < self.settings.fallback_below:
                 second = self._hear(self.settings.fallback_model, audio, heard.language)
                 if second.text and second.confidence > heard.confidence:
@@ -181,15 +184,16 @@ class Transcriber:
         """Any file FFmpeg reads (wav, flac, mp3, ogg, m4a ...) to text."""
         return self.transcribe(read_audio(path))
 
-    async def transcribe_async(self, pcm: np.ndarray) -> Transcript:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, self.transcribe, pcm)
+    async def transcribe_async(self, pcm: np.ndarray, language: str | None = None) -> Transcript:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self.transcribe, pcm, language)
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def _fixed_language(self, model: str) -> str | None:
-        """English for an English-only model, else the configured language; None lets Whisper detect it."""
-        return "en" if model.endswith(".en") else self.settings.language
+    def _fixed_language(self, model: str, asked: str | None) -> str | None:
+        """English for an English-only model, else the language asked for or configured; None lets Whisper
+        detect it."""
+        return "en" if model.endswith(".en") else asked or self.settings.language
 
     def _hear(self, model_name: str, audio: np.ndarray, language: str | None) -> _Heard:
         """What one model heard, with Whisper's guesses on silence and noise taken out."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audio.resample import StreamResampler
+from audio.stt import model_languages
 from audio.types import SAMPLE_RATE
 
 SAMPLE_WIDTHS = {1: "8-bit unsigned", 2: "16-bit signed", 4: "32-bit signed"}
@@ -25,6 +26,27 @@ class BadAudio(Exception):
         super().__init__(text)
         self.text = text
         self.code = code
+
+
+def spoken_language(asked: object, model: str) -> str | None:
+    """The Whisper language a ``transcribe`` asks for (``en-US`` and ``en_US`` are ``en``); None when it names
+    none, so the configured one is used. ``BadAudio`` when ``model`` does not know it: Whisper made to write a
+    language it never learnt writes another, and the client would take those words for a transcript."""
+    if asked is None or asked == "":
+        return None
+    if not isinstance(asked, str):
+        raise BadAudio(f"transcribe: language must be a language code such as 'en' or 'de-DE', not {asked!r}",
+                       "bad-data")
+    language = asked.replace("_", "-").split("-")[0].lower()
+    known = model_languages(model)
+    if language in known:
+        return language
+    if known == ["en"]:
+        fix = "it knows only English; for other languages set audio.stt.model to a multilingual model (base)"
+    else:
+        fix = "Whisper has no such language; name it by its code (en, de, fr, ...)"
+    raise BadAudio(f"transcribe: the speech model {model} cannot transcribe the language '{asked}': {fix}. "
+                   "The audio that follows is transcribed in the configured language", "unknown-language")
 
 
 @dataclass(frozen=True, slots=True)

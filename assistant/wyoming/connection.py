@@ -33,7 +33,7 @@ from wyoming.wake import Detect
 from audio import Synthesizer, Transcriber
 from audio.settings import VADSettings
 
-from .asr import AudioFormat, BadAudio, Recording
+from .asr import AudioFormat, BadAudio, Recording, spoken_language
 from .handle import Conversations
 from .info import voice_name
 from .live import LiveTranscription
@@ -73,6 +73,7 @@ class Connection:
         self._queue: asyncio.Queue[Event | BadEvent] = asyncio.Queue(QUEUED_EVENTS)
         self._recording: LiveTranscription | None = None
         self._transcript_started = False
+        self._language: str | None = None
         self._wake_request: list[str] | None = None
         self._listening: WakeListening | None = None
         self._refusing_stream = False
@@ -166,11 +167,12 @@ class Connection:
     async def _transcribe(self, event: Event) -> None:
         if not await self._offers("asr", self.services.transcriber):
             return
-        self._wake_request = None
+        self._wake_request = self._language = None
         request = Transcribe.from_event(event)
         if request.name not in (None, self.services.stt_model):
             await self._error(f"no speech model named '{request.name}'; this server has "
                               f"'{self.services.stt_model}'", "unknown-model")
+        self._language = spoken_language(request.language, self.services.stt_model)
 
     async def _detect(self, event: Event) -> None:
         defaults = self._default_wake_words()
@@ -201,7 +203,9 @@ class Connection:
         self._transcript_started = False
         self._forget_recording()
         recording = Recording(AudioFormat.from_data(event.type, event.data), self.services.settings.max_audio_seconds)
-        self._recording = LiveTranscription(self.services.transcriber, recording, self.services.vad)
+        language, self._language = self._language, None
+        self._recording = LiveTranscription(self.services.transcriber, recording, self.services.vad,
+                                            language=language)
 
     async def _audio_chunk(self, event: Event) -> None:
         if self._listening is not None:

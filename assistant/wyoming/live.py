@@ -46,9 +46,13 @@ class LiveTranscription:
         transcriber: Transcriber,
         recording: Recording,
         vad: VADSettings,
+        *,
+        language: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``language``: the one the client named (None: the configured one)."""
         self._transcriber = transcriber
+        self._language = language
         self._clock = clock
         self._started = clock()
         self.recording = recording
@@ -75,7 +79,7 @@ class LiveTranscription:
         if not self._ahead_of_clock and self._early is not None and self._early_until >= self._speech_until:
             return await self._early, True
         self.close()
-        return await self._transcriber.transcribe_async(self.recording.audio()), False
+        return await self._transcriber.transcribe_async(self.recording.audio(), self._language), False
 
     def new_words(self) -> str | None:
         """The words an early pass finished since the last call heard beyond those given out so far."""
@@ -124,4 +128,4 @@ class LiveTranscription:
         self.close()
         self._early_until = self._heard_samples
         pcm = self.recording.audio()[:self._heard_samples]
-        self._early = asyncio.ensure_future(self._transcriber.transcribe_async(pcm))
+        self._early = asyncio.ensure_future(self._transcriber.transcribe_async(pcm, self._language))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from audio.resample import resample
 from audio.stt import read_audio
@@ -51,6 +53,13 @@ def _synthesized(*command: str) -> np.ndarray:
 def espeak(text: str, voice: str) -> np.ndarray:
     """``text`` in one of espeak-ng's voices (``espeak-ng --voices=en``): speech the project never tuned on."""
     return _synthesized("espeak-ng", "-v", voice, "-w", "WAV", text)
+
+
+def other_voice(text: str, voice: str) -> np.ndarray:
+    """``text`` in an espeak-ng voice; the test is skipped, saying what to install, on a machine without it."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng for voices other than our own: sudo apt-get install espeak-ng")
+    return espeak(text, voice)
 
 
 def flite(text: str, voice: str) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from audio.types import SAMPLE_RATE
 from tests.audio.speech import (
     JFK_PATH,
     JFK_TEXT,
-    espeak,
+    other_voice,
     quiet_noise,
     silence,
     spoken,
@@ -205,12 +204,6 @@ def test_the_persons_language_comes_from_their_locale(
     assert locale_language() == language
 
 
-def other_voice(text: str, voice: str) -> np.ndarray:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("needs espeak-ng for voices other than our own: sudo apt-get install espeak-ng")
-    return espeak(text, voice)
-
-
 @pytest.fixture(scope="module")
 def base_any_language(model_cache: Path) -> Iterator[Transcriber]:
     """Whisper base with no language configured, in an English locale."""
@@ -235,6 +228,14 @@ def test_speech_clearly_in_another_language_is_still_heard_in_it(
     monkeypatch.setattr("audio.stt.locale_language", lambda: "en")
     transcript = base_any_language.transcribe(other_voice("¿Qué tiempo hace en Madrid mañana?", "es"))
     assert transcript.language == "es" and transcript.text.strip()
+
+
+def test_the_language_the_caller_names_is_the_one_transcribed_not_whisper_s_guess(
+    base_any_language: Transcriber,
+) -> None:
+    question = other_voice("¿Qué tiempo hace en Madrid mañana?", "es")
+    assert base_any_language.transcribe(question, language="es").language == "es"
+    assert base_any_language.transcribe(question, language="en").language == "en"
 
 
 @pytest.mark.parametrize(

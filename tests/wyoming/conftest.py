@@ -16,9 +16,9 @@ from assistant.wyoming.handle import Conversations
 from assistant.wyoming.info import server_info
 from assistant.wyoming.server import WyomingServer
 from audio import Synthesizer, Transcriber
-from tests.audio.conftest import synthesizer, transcriber
+from tests.audio.conftest import model_cache, synthesizer, transcriber
 
-__all__ = ["synthesizer", "transcriber"]  # the audio tests' warm Whisper tiny.en and Piper voice
+__all__ = ["model_cache", "synthesizer", "transcriber"]  # the audio tests' warm Whisper tiny.en, Piper voice, models
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 

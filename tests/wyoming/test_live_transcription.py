@@ -31,7 +31,7 @@ class StreamClock:
 async def hear(transcriber: Transcriber, pcm: np.ndarray, live_pace: bool = True) -> tuple[str, bool]:
     """Stream ``pcm`` in 64 ms chunks, letting early passes run between chunks as a live stream would."""
     clock = StreamClock()
-    live = LiveTranscription(transcriber, Recording(MONO_16K, max_seconds=60), VADSettings(), clock)
+    live = LiveTranscription(transcriber, Recording(MONO_16K, max_seconds=60), VADSettings(), clock=clock)
     data = as_pcm16(pcm, channels=1)
     step = 1024 * 2
     for start in range(0, len(data), step):

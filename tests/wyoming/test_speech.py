@@ -9,11 +9,13 @@ from wyoming.info import Describe, Info
 from wyoming.ping import Ping
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from audio import Transcriber, read_audio
+from audio import Synthesizer, Transcriber, read_audio
 from audio.resample import resample
+from audio.settings import STTSettings
 from audio.types import SAMPLE_RATE
-from tests.audio.speech import JFK_PATH, JFK_TEXT
+from tests.audio.speech import JFK_PATH, JFK_TEXT, other_voice
 from tests.wer import word_error_rate
+from tests.wyoming.conftest import served, wyoming_config
 from tests.wyoming.wire import as_pcm16, audio_stream, is_type, read_one, read_until, received_audio, send
 
 
@@ -46,6 +48,44 @@ async def test_a_recording_at_44_1_khz_stereo_is_transcribed(wyoming_server) -> 
 
     assert event.type == "transcript", event.data
     assert word_error_rate(JFK_TEXT, Transcript.from_event(event).text) <= 0.1
+
+
+async def test_a_language_the_english_only_model_cannot_transcribe_is_an_error_and_the_audio_is_still_heard(
+    wyoming_server,
+) -> None:
+    speech = read_audio(JFK_PATH)
+    async with wyoming_server.client() as client:
+        await send(client, Transcribe(language="de-DE").event(),
+                   *audio_stream(as_pcm16(speech, channels=1), rate=SAMPLE_RATE, width=2, channels=1))
+        events = await read_until(client, is_type("transcript"))
+
+    [error] = [event for event in events if event.type == "error"]
+    assert error.data["code"] == "unknown-language"
+    assert "'de-DE'" in error.data["text"] and "audio.stt.model" in error.data["text"]
+    assert word_error_rate(JFK_TEXT, Transcript.from_event(events[-1]).text) <= 0.1
+
+
+async def test_the_language_home_assistant_names_is_the_one_a_multilingual_model_transcribes(
+    tmp_path, model_cache, synthesizer: Synthesizer
+) -> None:
+    """Home Assistant sends its pipeline's language with every request; Whisper must not guess over it."""
+    question = as_pcm16(other_voice("¿Qué tiempo hace en Madrid mañana?", "es"), channels=1)
+    base = Transcriber(STTSettings(model="base", fallback_model=None), cache_dir=model_cache)
+    config = wyoming_config(tmp_path, **{"audio.stt.model": "base", "wyoming.services": ["asr"]})
+    heard = {}
+    try:
+        async with served(config, base, synthesizer) as server:
+            for language in ("es-ES", "en_US"):
+                async with server.client() as client:
+                    await send(client, Transcribe(language=language).event(),
+                               *audio_stream(question, rate=SAMPLE_RATE, width=2, channels=1))
+                    event = (await read_until(client, is_type("transcript", "error")))[-1]
+                assert event.type == "transcript", event.data
+                heard[language] = Transcript.from_event(event).language
+    finally:
+        base.close()
+
+    assert heard == {"es-ES": "es", "en_US": "en"}
 
 
 async def test_synthesized_speech_says_the_text(wyoming_server, transcriber: Transcriber) -> None:
