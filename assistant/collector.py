@@ -16,3 +16,23 @@ def keep_out_of_full_collections() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def hold_collections() -> None:
+    """No automatic collections while an answer streams.
+
+    A stream makes objects that outlive the young generations (the answer's
+    lines), so Python ran a full collection every second or so of a stream:
+    10-20 ms each with a few turns on screen, up to 250 ms with a long
+    conversation drawn, each one a frame late and a key waiting
+    (bench/tui_stream.py). `collect_held` collects what the stream made, once
+    the answer is on screen.
+    """
+    gc.disable()
+
+
+def collect_held() -> None:
+    """Collect what was made while collections were held (the young generations: all of it), then collect
+    automatically again. The objects from before it are left to the next automatic full collection."""
+    gc.collect(1)
+    gc.enable()

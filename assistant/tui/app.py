@@ -277,6 +277,7 @@ class AssistantApp(App[None]):
                 await self.voice_worker.wait()
         self.voice.close()
         await self.session.close()
+        gc.enable()  # an answer still streaming, or just finished, held the collections (`hold_collections`)
 
 
 def _open_store(config: Config):

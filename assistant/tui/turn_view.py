@@ -6,9 +6,13 @@ from collections.abc import Awaitable
 
 from textual.widget import Widget
 
+from ..collector import collect_held, hold_collections
 from ..events import ToolFinished, ToolStarted, TurnDone, TurnError, TurnEvent, TurnReasoning, TurnText
 from .messages import StatusChanged
 from .widgets import AssistantMessage, ErrorNote, ToolCallEntry
+
+COLLECT_AFTER_S = 0.2
+"""How long after an answer finishes the garbage it made is collected: after the frames that show it finished."""
 
 
 class TurnView:
@@ -18,7 +22,8 @@ class TurnView:
     the assistant is doing with ``StatusChanged`` posted on the log; whoever
     runs the turn (a typed question, the voice loop) feeds it the events. It
     finishes the answer once, whichever comes first: the end, an error, an
-    interruption.
+    interruption. Python's garbage collector waits while the answer streams
+    (`hold_collections`) and collects once the finished answer is drawn.
     """
 
     def __init__(self, chat_log: Widget, answer: AssistantMessage, mounted: Awaitable[object] | None = None) -> None:
@@ -28,6 +33,7 @@ class TurnView:
         self.tools: dict[str, ToolCallEntry] = {}
         self._finishing = False
         self._writing = False
+        hold_collections()
 
     async def _answer_mounted(self) -> None:
         if self._mounted is not None:
@@ -61,5 +67,8 @@ class TurnView:
     async def finish(self, done: TurnDone | None = None, note: str | None = None) -> None:
         if not self._finishing:
             self._finishing = True  # before the await: an Escape during the last render must not finish it twice
-            await self._answer_mounted()
-            await self.answer.finish(done, note)
+            try:
+                await self._answer_mounted()
+                await self.answer.finish(done, note)
+            finally:
+                self.chat_log.set_timer(COLLECT_AFTER_S, collect_held)

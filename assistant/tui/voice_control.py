@@ -123,6 +123,8 @@ class VoiceControl:
             await self.chat_log.show_error(exc.message)
         finally:
             self.loop = None
+            if self._view is not None and self.chat_log.app.is_running:  # the microphone went off mid-answer
+                await self._view.finish(note="[interrupted: the microphone was turned off]")
             await self.chat_log.forget_speech_so_far()
             self._status("idle")
 
@@ -157,7 +159,7 @@ class VoiceControl:
         elif isinstance(event, Latency):
             if self._view is not None:
                 await self._view.finish()
-                await self._view.answer.add_note(latency_line(event))
+                self._view.answer.add_note(latency_line(event))
             self._status("listening")
         elif isinstance(event, Ignored):
             await self.chat_log.forget_speech_so_far()

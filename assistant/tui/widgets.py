@@ -229,14 +229,16 @@ class AssistantMessage(ChatEntry):
         """End the answer: all its text drawn, then its figures or a note."""
         await self._finish_block()
         if done is not None:
-            await self.add_note(" · ".join([done.model, *answer_figures(done)]))
+            self.add_note(" · ".join([done.model, *answer_figures(done)]))
         if note:
-            await self.add_note(note)
+            self.add_note(note)
         self.finished = True
 
-    async def add_note(self, note: str) -> None:
+    def add_note(self, note: str) -> None:
+        """A line under the answer. Not waiting for it to be mounted (up to a frame): the app says it is idle
+        as soon as the answer ends, so the frame showing the end also shows the app ready."""
         self._notes.append(note)
-        await self.mount(Label(note, classes="figures", markup=False))
+        self.mount(Label(note, classes="figures", markup=False))
 
     async def _finish_block(self) -> None:
         if self._markdown is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -110,6 +111,33 @@ async def test_a_long_answer_scrolled_back_shows_its_beginning(
         assert any("Step 0: install the server" in line for line in shown)
         assert any("Install it and check the port:" in line for line in shown)
         assert answer.text == TRICKY * 3
+
+
+async def test_no_garbage_collection_stalls_a_streaming_answer_and_its_garbage_is_collected_once_it_is_shown(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    """A full collection stalls the screen and the keys for 10-250 ms; while an answer streams none may run."""
+    scripted_openai.reply(TRICKY, pieces=300, piece_delay=0.005)
+    collections: list[int] = []
+
+    def collected(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    app = AssistantApp(scripted_config(tmp_path, model_path, scripted_openai))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ask(pilot, "How do I set it up?")
+        await wait_until(pilot, lambda: answers(pilot) and len(answers(pilot)[0].text) > 100, "the answer to stream")
+        gc.callbacks.append(collected)
+        try:
+            await answer_finished(pilot, 1)
+            while_streaming = list(collections)
+            await wait_until(pilot, gc.isenabled, "collections to run again")
+            await wait_until(pilot, lambda: len(collections) > len(while_streaming), "the answer's garbage collected")
+        finally:
+            gc.callbacks.remove(collected)
+
+    assert while_streaming == [], f"collections of generations {while_streaming} ran while the answer streamed"
 
 
 async def test_escape_stops_a_fast_stream_and_the_saved_conversation_marks_it_once(
