@@ -85,6 +85,7 @@ class AssistantApp(App[None]):
         self.voice = VoiceControl(self.chat_log, config, self.session, voice_devices)
         self.turn: Worker[None] | None = None
         self.voice_worker: Worker[None] | None = None
+        self._status_number = -1  # the last `StatusChanged` shown: an older one arriving after it is dropped
         self.theme_problem = None
         if config.tui.theme in self.available_themes:
             self.theme = config.tui.theme
@@ -136,7 +137,9 @@ class AssistantApp(App[None]):
         )
 
     def on_status_changed(self, message: StatusChanged) -> None:
-        self.set_status(message.state, message.last)
+        if message.number > self._status_number:
+            self._status_number = message.number
+            self.set_status(message.state, message.last)
 
     @work(exclusive=True, group="warm-up")
     async def warm_up(self) -> None:
@@ -190,7 +193,7 @@ class AssistantApp(App[None]):
             raise
         finally:
             if self.is_running:  # posted on the log, behind the turn's own status messages
-                self.chat_log.post_message(StatusChanged(state="idle"))
+                self.chat_log.post_status(state="idle")
 
     def on_typed_on_entry(self, message: TypedOnEntry) -> None:
         prompt = self.query_one(PromptInput)

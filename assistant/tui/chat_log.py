@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from llm import Message, MessageRole
 
-from ..events import ToolStarted
+from ..events import ToolStarted, TurnDone
 from .messages import StatusChanged, TypedOnEntry
 from .turn_view import TurnView
 from .widgets import AssistantMessage, ChatEntry, ErrorNote, Notice, SpeechSoFar, ToolCallEntry, UserMessage
@@ -120,6 +120,10 @@ class ChatLog(VerticalScroll):
             event.stop()
             self.post_message(TypedOnEntry(event.character or ""))
 
+    def post_status(self, state: str | None = None, last: TurnDone | None = None) -> None:
+        """Tell the app what the assistant is doing now (`StatusChanged`), straight, not bubbling up."""
+        self.app.post_message(StatusChanged(state, last))
+
     async def show_notice(self, message: str) -> None:
         await self.mount(Notice(message))
 
@@ -170,7 +174,7 @@ class ChatLog(VerticalScroll):
         """
         answer = AssistantMessage()
         mounted = self.mount(answer)
-        self.post_message(StatusChanged(state="thinking"))
+        self.post_status(state="thinking")
         return TurnView(self, answer, mounted)
 
     async def show_conversation(self, messages: Iterable[Message], tool_source: Callable[[str], str]) -> None:

@@ -2,20 +2,25 @@
 
 The helpers (the slash commands, the view of an answer being written, the
 microphone switch) never hold the app: they post these on the chat log and
-the messages bubble up to the app, which alone owns the status bar, the
-screens and the workers. Everything a helper sends leaves from the log, so
-the app reads it in the order it was sent: the status bar never ends on an
-older state than the last one reported.
+the messages bubble up to the app, which alone owns the screens and the
+workers. A status goes to the app straight (`ChatLog.post_status`): bubbling
+through the log and the screen queued it behind a frame or two, so the frame
+showing an answer finished came one frame late. Statuses are numbered as
+they are made and the app drops one older than the last it showed, so the
+status bar never ends on an older state than the last one reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 from textual.message import Message
 
 from ..events import TurnDone
+
+_status_numbers = itertools.count()
 
 
 class StatusChanged(Message):
@@ -28,6 +33,7 @@ class StatusChanged(Message):
         super().__init__()
         self.state = state
         self.last = last
+        self.number = next(_status_numbers)
 
 
 class ChoiceWanted(Message):

@@ -16,7 +16,7 @@ from ..personas import UnknownPersonaError
 from ..session import BackendUnavailable, Session
 from . import slash
 from .chat_log import ChatLog
-from .messages import BackendSwitched, ChoiceWanted, StatusChanged
+from .messages import BackendSwitched, ChoiceWanted
 
 Handler = Callable[[str], Awaitable[None]]
 """A command's work, given what was typed after its name."""
@@ -111,7 +111,7 @@ class SlashCommands:
         await self.chat_log.show_conversation([stored.message for stored in saved], self.session.tool_source)
         title = self.session.store.get(self.session.conversation_id).display_title
         await self.chat_log.show_notice(f"Continuing “{title}”.")
-        self.chat_log.post_message(StatusChanged())
+        self.chat_log.post_status()
         return True
 
     # ------------------------------------------------------------------ the handlers
@@ -140,12 +140,12 @@ class SlashCommands:
             await self._switch(self.session.backend, choice)
 
     async def _switch(self, backend: str, model: str | None) -> None:
-        self.chat_log.post_message(StatusChanged(state=f"connecting to {backend}…"))
+        self.chat_log.post_status(state=f"connecting to {backend}…")
         try:
             await self.session.switch_backend(backend, model)
         except BackendUnavailable as exc:
             await self.chat_log.show_error(f"{exc} — still using {self.session.backend}.")
-            self.chat_log.post_message(StatusChanged(state="idle"))
+            self.chat_log.post_status(state="idle")
             return
         await self.chat_log.show_notice(f"Now answering with {self.session.backend}: {self.session.provider.model}.")
         self.chat_log.post_message(BackendSwitched())
@@ -161,7 +161,7 @@ class SlashCommands:
             await self.chat_log.show_error(str(exc))
             return
         await self.chat_log.show_notice(f"Persona set to {persona.name}.")
-        self.chat_log.post_message(StatusChanged())
+        self.chat_log.post_status()
 
     async def _reset(self, argument: str) -> None:
         await self.chat_log.run_action("app.stop_answer")

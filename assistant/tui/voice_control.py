@@ -27,7 +27,6 @@ from ..voice.events import (
     WakeWordHeard,
 )
 from .chat_log import ChatLog
-from .messages import StatusChanged
 from .turn_view import TurnView
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ class VoiceControl:
 
     It owns the running loop (so push-to-talk goes through it) and the devices
     it opened; the conversation stays the session's. What the assistant is
-    doing goes to the app as ``StatusChanged`` posted on the log.
+    doing goes to the app through ``ChatLog.post_status``.
     """
 
     def __init__(self, chat_log: ChatLog, config: Config, session: Session, devices: Devices | None = None) -> None:
@@ -169,4 +168,4 @@ class VoiceControl:
             await self._view.show(event)
 
     def _status(self, state: str) -> None:
-        self.chat_log.post_message(StatusChanged(state=state))
+        self.chat_log.post_status(state=state)

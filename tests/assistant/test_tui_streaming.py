@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from assistant.tui.app import AssistantApp
 from assistant.tui.markdown_feed import AnswerMarkdown, StreamingMarkdown
+from assistant.tui.messages import StatusChanged
 from assistant.tui.widgets import AssistantMessage
 from tests.assistant.tui_helpers import (
     answer_finished,
@@ -19,6 +20,7 @@ from tests.assistant.tui_helpers import (
     scripted_config,
     seen_lines,
     seen_strips,
+    state,
     wait_until,
 )
 
@@ -209,6 +211,21 @@ async def test_the_status_says_writing_while_text_streams_after_a_tool(
         await wait_until(pilot, lambda: "writing" in app.query_one("#status").status.state, "the status")
         assert not answers(pilot)[0].finished, "the status changed while the text was still streaming"
         await answer_finished(pilot, 1)
+
+
+async def test_a_status_that_arrives_after_a_newer_one_never_replaces_it(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    """Statuses go to the app straight from whoever reports them, so one can overtake another on the way."""
+    app = AssistantApp(scripted_config(tmp_path, model_path, scripted_openai))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_until(pilot, lambda: state(pilot) == "idle", "the app to be ready")
+        older, newer = StatusChanged(state="thinking"), StatusChanged(state="writing")
+        app.post_message(newer)
+        app.post_message(older)
+        await pilot.pause()
+
+        assert state(pilot) == "writing"
 
 
 async def test_a_model_given_as_a_file_is_named_by_its_stem_and_the_figures_still_fit(
