@@ -59,8 +59,9 @@ class TurnView:
             self.tools[event.call.id].finish(event)
             self.chat_log.post_status(state="thinking")
         elif isinstance(event, TurnDone):
-            await self.finish(done=event)
-            self.chat_log.post_status(last=event)
+            with self.chat_log.app.batch_update():  # one frame shows the end, the figures under it and the bar's
+                await self.finish(done=event)
+                self.chat_log.post_status(last=event)
         elif isinstance(event, TurnError):
             await self.finish()
             await self.chat_log.mount(ErrorNote(event.message))
