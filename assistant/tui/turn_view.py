@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+
+from textual.widget import Widget
 
 from ..collector import collect_held, hold_collections
 from ..events import ToolFinished, ToolStarted, TurnDone, TurnError, TurnEvent, TurnReasoning, TurnText
+from .messages import StatusChanged
 from .widgets import AssistantMessage, ErrorNote, ToolCallEntry
-
-if TYPE_CHECKING:
-    from .chat_log import ChatLog
 
 COLLECT_AFTER_S = 0.2
 """How long after an answer finishes the garbage it made is collected: after the frames that show it finished."""
@@ -20,14 +19,14 @@ class TurnView:
     """One answer on screen: text streamed in, tool calls as entries, figures or the error at the end.
 
     It works on the answer widget and the log around it and tells the app what
-    the assistant is doing with ``ChatLog.post_status``; whoever
+    the assistant is doing with ``StatusChanged`` posted to the app; whoever
     runs the turn (a typed question, the voice loop) feeds it the events. It
     finishes the answer once, whichever comes first: the end, an error, an
     interruption. Python's garbage collector waits while the answer streams
     (`hold_collections`) and collects once the finished answer is drawn.
     """
 
-    def __init__(self, chat_log: ChatLog, answer: AssistantMessage, mounted: Awaitable[object] | None = None) -> None:
+    def __init__(self, chat_log: Widget, answer: AssistantMessage, mounted: Awaitable[object] | None = None) -> None:
         self.chat_log = chat_log
         self.answer = answer
         self._mounted = mounted
@@ -35,6 +34,9 @@ class TurnView:
         self._finishing = False
         self._writing = False
         hold_collections()
+
+    def _post_status(self, state: str | None = None, last: TurnDone | None = None) -> None:
+        self.chat_log.app.post_message(StatusChanged(state, last))
 
     async def _answer_mounted(self) -> None:
         if self._mounted is not None:
@@ -47,21 +49,21 @@ class TurnView:
         if isinstance(event, TurnText):
             if not self._writing:  # once per run of text: the bar never says "thinking" over streaming text
                 self._writing = True
-                self.chat_log.post_status(state="writing")
+                self._post_status(state="writing")
             await answer.append(event.text)
         elif isinstance(event, TurnReasoning):
             answer.add_reasoning(event.text)
         elif isinstance(event, ToolStarted):
             self._writing = False
-            self.chat_log.post_status(state=f"running {event.call.name}")
+            self._post_status(state=f"running {event.call.name}")
             self.tools[event.call.id] = await answer.tool_started(event)
         elif isinstance(event, ToolFinished):
             self.tools[event.call.id].finish(event)
-            self.chat_log.post_status(state="thinking")
+            self._post_status(state="thinking")
         elif isinstance(event, TurnDone):
             with self.chat_log.app.batch_update():  # one frame shows the end, the figures under it and the bar's
                 await self.finish(done=event)
-                self.chat_log.post_status(last=event)
+                self._post_status(last=event)
         elif isinstance(event, TurnError):
             await self.finish()
             await self.chat_log.mount(ErrorNote(event.message))
