@@ -236,6 +236,9 @@ class AssistantApp(App[None]):
     def action_copy_last(self) -> None:
         self.chat_log.copy_last_answer()
 
+    def action_page_log(self, pages: int) -> None:
+        self.chat_log.page(pages)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))
 
@@ -261,6 +264,7 @@ class AssistantApp(App[None]):
             ("enter", "send the message"),
             ("ctrl+j", "new line in the message"),
             ("up / down", "earlier messages"),
+            ("pageup / pagedown", "scroll the conversation while you type"),
             ("ctrl+p", "command palette: backend, model, persona, theme"),
             ("ctrl+c", "copy the selected text (select with the mouse)"),
             ("tab, then c", "focus a message, then copy all of it"),

@@ -120,6 +120,17 @@ class ChatLog(VerticalScroll):
             event.stop()
             self.post_message(TypedOnEntry(event.character or ""))
 
+    def page(self, pages: int) -> None:
+        """Scroll a page up (-1) or down (1) without taking focus from the prompt.
+
+        Scrolling up leaves the end (the answer streams on below, the screen stays put);
+        paging back down to the end follows the answers again (Textual re-anchors there).
+        """
+        if pages < 0:
+            self.scroll_page_up(animate=False)
+        else:
+            self.scroll_page_down(animate=False)
+
     def post_status(self, state: str | None = None, last: TurnDone | None = None) -> None:
         """Tell the app what the assistant is doing now (`StatusChanged`), straight, not bubbling up."""
         self.app.post_message(StatusChanged(state, last))

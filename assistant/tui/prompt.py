@@ -26,6 +26,9 @@ class PromptInput(TextArea):
 
     BINDINGS = [
         Binding("ctrl+j,alt+enter", "newline", "New line", show=False),
+        # A prompt of a few lines has no pages to turn: PageUp and PageDown read the conversation.
+        Binding("pageup", "app.page_log(-1)", "Read above", show=False),
+        Binding("pagedown", "app.page_log(1)", "Read below", show=False),
     ]
 
     class Submitted(Message):

@@ -198,3 +198,39 @@ async def test_a_continued_conversation_still_says_what_is_wrong_with_the_config
 
         assert any("tui.theme 'no-such-theme' is not a theme" in error for error in errors(pilot))
         assert app.query_one(UserMessage).copy_text() == question(3)
+
+
+async def answered(pilot: Pilot, text: str) -> None:
+    await wait_until(pilot, lambda: answers(pilot)[-1].finished and answers(pilot)[-1].copy_text() == text
+                     and state(pilot) == "idle", f"the answer {text!r}")
+
+
+async def test_page_up_and_down_read_the_conversation_from_the_prompt_and_the_end_follows_again(
+    tmp_path: Path, model_path: Path, scripted_openai
+) -> None:
+    app = resumed_app(tmp_path, model_path, scripted_openai, messages=40)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await restored(pilot)
+        log = app.query_one("#log")
+        prompt = app.query_one("#prompt")
+        last = "19 squared is 361."
+
+        await pilot.press("pageup", "pageup")
+        await pilot.pause()
+        assert last not in "\n".join(seen_lines(pilot, log)), "the log shows what was said above"
+        await pilot.press("h", "i")
+        assert prompt.has_focus and prompt.text == "hi", "typing still goes to the prompt"
+
+        prompt.clear()
+        await ask(pilot, "one more")
+        await answered(pilot, "You said: one more")
+        assert "You said: one more" not in "\n".join(seen_lines(pilot, log)), "reading above, the screen stays put"
+
+        for _ in range(10):
+            await pilot.press("pagedown")
+        await pilot.pause()
+        assert "You said: one more" in "\n".join(seen_lines(pilot, log)), "paged down to the end of the log"
+        await ask(pilot, "and another")
+        await answered(pilot, "You said: and another")
+        await pilot.pause()
+        assert "You said: and another" in "\n".join(seen_lines(pilot, log)), "at the end, the log follows again"
