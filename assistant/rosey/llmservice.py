@@ -356,15 +356,8 @@ class LLMService:
         it calls) is acted on until it is, and a refusal stops the turn at once and raises `RateLimited`."""
         if admission is None:
             return await self._turn_result(session, text, options, None)
-        with when_request_written(admission.go.set):
-            turn = asyncio.create_task(self._turn_result(session, text, options, admission))
-        try:
-            await admission.task
-        except BaseException:
-            turn.cancel()
-            await asyncio.gather(turn, return_exceptions=True)
-            raise
-        return await turn
+        with admission.refusal_interrupts(), when_request_written(admission.begin):
+            return await self._turn_result(session, text, options, admission)
 
     async def _turn_result(
         self, session: ChannelSession, text: str, options: TurnOptions, admission: BackgroundAdmission | None
